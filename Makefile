@@ -1,0 +1,36 @@
+# Two commands from a fresh clone:  `make demo` (set up, then launch the app)  and  `make test`.
+# Each creates or refreshes .venv when requirements change, then runs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Tests (and the app processes they start) share one repo-local, git-ignored cache.
+TEST_CACHE := $(CURDIR)/.cache/latent
+FAST := not slow and not browser
+
+.PHONY: setup demo test test-fast bench-startup clean-cache
+
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --progress-bar off -r requirements.txt
+	$(PY) -m pip install --progress-bar off --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install --progress-bar off --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m app.launch
+
+test: setup
+	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) -m pytest
+
+test-fast: setup
+	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) -m pytest -m "$(FAST)"
+
+bench-startup: setup
+	$(PY) benchmarks/startup.py
+
+clean-cache:
+	rm -rf $(TEST_CACHE)

@@ -1,0 +1,1 @@
+"""The Streamlit app: UI only. Library calls and caching live in :mod:`app.services`."""

@@ -1,0 +1,31 @@
+"""Datasets by spec string: ``load_dataset("bbc", n=500, seed=0)``.
+
+Offline: ``bbc`` (``bbc:full``), ``fashion-mnist`` (``:train``), ``digits``, ``captions`` (image+caption
+pairs), and user files (``table:<path>``, ``zip:<path>``). Online: ``hf:<name>``.
+"""
+
+from __future__ import annotations
+
+from latent_core.data import bbc, hub, images, upload  # noqa: F401 - registers the loaders
+from latent_core.data.base import Dataset, registered, registry_entry, stratified_indices, subsample
+from latent_core.data.upload import load_image_zip, load_table
+from latent_core.errors import EmptyDatasetError
+
+__all__ = ["Dataset", "list_datasets", "load_dataset", "load_image_zip", "load_table", "stratified_indices"]
+
+
+def load_dataset(spec: str, n: int | None = None, seed: int = 0) -> Dataset:
+    """Load a dataset, optionally a deterministic stratified subsample of ``n`` samples.
+
+    Raises:
+        UnknownDatasetError, DatasetUnavailableError, DatasetFormatError (and subclasses).
+    """
+    if n is not None and n <= 0:
+        raise EmptyDatasetError(f"Asked for n={n} samples; ask for at least 1 (or None for all).")
+    loader, arg = registry_entry(spec)
+    return subsample(loader(arg), n, seed)
+
+
+def list_datasets() -> list[tuple[str, str, bool]]:
+    """``(name, description, works offline)`` for every registered dataset."""
+    return [(name, description, offline) for name, (_, description, offline) in registered().items()]

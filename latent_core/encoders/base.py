@@ -1,0 +1,162 @@
+"""The Encoder interface, the backend registry and the catalogue behind ``list_encoders``."""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from latent_core.config import DEFAULT_BATCH_SIZE
+from latent_core.device import get_device
+from latent_core.errors import UnknownEncoderError
+
+Modality = Literal["text", "image"]
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called after each batch."""
+
+
+class Encoder(ABC):
+    """Turns texts or images into float32 embeddings ``[N, D]`` on :attr:`device`.
+
+    Attributes:
+        spec: the registry string this encoder was built from.
+        modality: ``"text"`` or ``"image"``.
+        dim: the embedding dimension D.
+        offline: whether it loaded without the network.
+        device: where the output tensors live.
+    """
+
+    spec: str
+    modality: Modality
+    dim: int
+    offline: bool = True
+
+    def __init__(self, device: str | torch.device | None = None) -> None:
+        self.device = get_device(device)
+
+    @abstractmethod
+    def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray | torch.Tensor:
+        """Embed one batch; returns ``[len(batch), dim]``."""
+
+    @property
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """A hash of the weights (the encoder part of an embedding cache key)."""
+
+    @property
+    def preprocessing(self) -> str:
+        """A description of the input preprocessing, part of the cache key."""
+        return "default"
+
+    def encode(
+        self, items: Sequence[Any], batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None
+    ) -> torch.Tensor:
+        """Embed ``items`` (texts or PIL images) in batches.
+
+        Returns:
+            ``[len(items), dim]`` float32 tensor on :attr:`device`.
+        """
+        items = list(items)
+        total = len(items)
+        if total == 0:
+            return torch.empty(0, self.dim, dtype=torch.float32, device=self.device)
+        # Texts of similar length share a batch, so little time is spent on padding tokens.
+        order = np.argsort([-len(t) for t in items], kind="stable") if self.modality == "text" else np.arange(total)
+        chunks: list[torch.Tensor] = []
+        with torch.inference_mode():
+            for start in range(0, total, batch_size):
+                out = self._encode_batch([items[i] for i in order[start : start + batch_size]])
+                out = out if torch.is_tensor(out) else torch.from_numpy(np.asarray(out))
+                chunks.append(out.detach().to("cpu", torch.float32))
+                if progress is not None:
+                    progress(min(start + batch_size, total), total)
+        stacked = torch.cat(chunks)
+        result = torch.empty_like(stacked)
+        result[torch.from_numpy(order)] = stacked
+        return result.to(self.device)
+
+    def encode_dataset(self, dataset, batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None):
+        """Embed every item of a :class:`~latent_core.data.Dataset` (overridden by precomputed files)."""
+        return self.encode(dataset.items, batch_size=batch_size, progress=progress)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(spec={self.spec!r}, dim={self.dim}, device={self.device})"
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """One row of :func:`list_encoders`.
+
+    Attributes:
+        spec: what to pass to ``get_encoder``.
+        label: a short human name.
+        modality: ``"text"`` or ``"image"``.
+        dim: embedding dimension.
+        offline: works without the network (weights ship in an installed package).
+        available: can be loaded right now (its packages are installed; for online ones, not a promise
+            that the hub is reachable).
+        note: why it is not available, or what it is.
+    """
+
+    spec: str
+    label: str
+    modality: Modality
+    dim: int
+    offline: bool
+    available: bool
+    note: str = ""
+
+
+Factory = Callable[[str, "str | torch.device | None"], Encoder]
+_BACKENDS: dict[str, Factory] = {}
+_CATALOG: list[Callable[[], list[EncoderInfo]]] = []
+
+
+def register_backend(prefix: str, catalog: Callable[[], list[EncoderInfo]] | None = None):
+    """Decorator: ``factory(rest_of_spec, device) -> Encoder`` handles specs ``"<prefix>:..."``."""
+
+    def wrap(factory: Factory) -> Factory:
+        _BACKENDS[prefix] = factory
+        if catalog is not None:
+            _CATALOG.append(catalog)
+        return factory
+
+    return wrap
+
+
+def packages_installed(*modules: str) -> bool:
+    """True when every module can be imported (checked without importing it)."""
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in modules)
+    except (ImportError, ValueError):
+        return False
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    if not isinstance(spec, str) or ":" not in spec:
+        raise UnknownEncoderError(
+            f"Encoder spec {spec!r} has no backend prefix. Use '<backend>:<name>', e.g. "
+            f"'st:sentence-transformers/all-MiniLM-L6-v2'. Backends: {', '.join(sorted(_BACKENDS))}."
+        )
+    prefix, rest = spec.split(":", 1)
+    prefix = prefix.strip().lower()
+    if prefix not in _BACKENDS:
+        raise UnknownEncoderError(
+            f"Unknown encoder backend {prefix!r} in {spec!r}. Backends: {', '.join(sorted(_BACKENDS))}."
+        )
+    if not rest.strip():
+        raise UnknownEncoderError(f"Encoder spec {spec!r} names no model after '{prefix}:'.")
+    return prefix, rest.strip()
+
+
+def backend(prefix: str) -> Factory:
+    return _BACKENDS[prefix]
+
+
+def catalog() -> list[EncoderInfo]:
+    return [info for make in _CATALOG for info in make()]

