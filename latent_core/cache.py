@@ -19,7 +19,6 @@ import numpy as np
 
 from latent_core.config import cache_subdir
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

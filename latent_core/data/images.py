@@ -48,7 +48,8 @@ def _to_images(arrays: np.ndarray) -> list:
     return [Image.fromarray(a, mode="L") for a in arrays]
 
 
-@register_dataset("fashion-mnist", "Fashion-MNIST, 10 clothing classes, 28x28 grey ('fashion-mnist:train' for the 60k split)")
+@register_dataset("fashion-mnist",
+                  "Fashion-MNIST, 10 clothing classes, 28x28 grey ('fashion-mnist:train' for the 60k split)")
 def load_fashion_mnist(arg: str | None) -> Dataset:
     split = arg or "test"
     if split not in _FASHION_FILES:

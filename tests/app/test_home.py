@@ -48,7 +48,6 @@ def test_missing_model_is_a_readable_error(monkeypatch):
     broken = replace(config.DEFAULT_SCENARIO, encoder_b="st:some-org/not-installed-model", n_samples=20)
     monkeypatch.setattr(config, "DEFAULT_SCENARIO", broken)
     monkeypatch.setenv("LATENT_OFFLINE", "1")
-    monkeypatch.setattr(config, "DEFAULT_SCENARIO", broken)
     at = AppTest.from_file(APP, default_timeout=300).run()
     assert not at.exception
     assert len(at.error) == 1

@@ -31,7 +31,8 @@ def test_bbc_has_the_published_class_sizes_in_sorted_order():
 def test_bbc_item_is_headline_plus_first_sentence():
     raw = "Big headline\n\nFirst sentence here. Second one follows! Third?\n\nNext paragraph."
     assert article_text(raw, full=False) == "Big headline. First sentence here."
-    assert article_text(raw, full=True) == "Big headline\nFirst sentence here. Second one follows! Third?\nNext paragraph."
+    full_text = "Big headline\nFirst sentence here. Second one follows! Third?\nNext paragraph."
+    assert article_text(raw, full=True) == full_text
     assert first_sentence("Costs rose 1.5% in May. Then fell.") == "Costs rose 1.5% in May."
     short, full = load_dataset("bbc").items[0], load_dataset("bbc:full").items[0]
     assert full.startswith(short.split(". ")[0]) and len(full) > 3 * len(short)

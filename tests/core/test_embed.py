@@ -99,15 +99,13 @@ def test_real_model_cached_call_returns_in_milliseconds(isolated_cache, monkeypa
 @pytest.mark.slow
 def test_bundled_default_embeddings_match_the_models():
     """The shipped assets are what the packaged models compute today (checked on a sample of rows)."""
+    from latent_core.cache import BUNDLED_DIR
     from latent_core.config import DEFAULT_SCENARIO
 
     data = load_dataset(DEFAULT_SCENARIO.dataset)
     for spec in (DEFAULT_SCENARIO.encoder_a, DEFAULT_SCENARIO.encoder_b):
         encoder = get_encoder(spec)
         key = embedding_cache_key(encoder, data)
-        bundled = EmbeddingCache(root=None, bundled=[]).bundled  # noqa: F841 - documents the default below
-        from latent_core.cache import BUNDLED_DIR
-
         shipped = np.load(BUNDLED_DIR / f"{key}.npy", allow_pickle=False)
         rows = np.random.default_rng(0).choice(len(data), size=12, replace=False)
         fresh = encoder.encode([data.items[i] for i in rows]).numpy()
