@@ -59,3 +59,34 @@ class EmbeddingFormatError(LatentCoreError, ValueError):
 
 class EmbeddingAlignmentError(EmbeddingFormatError):
     """Precomputed embeddings cannot be aligned to the dataset (row count or ids differ)."""
+
+
+# ---- math inputs (anchors, relative, translate, metrics) ----------------------------------------------
+
+
+class MathInputError(LatentCoreError, ValueError):
+    """Inputs to a latent-space operation are unusable as given."""
+
+
+class ShapeMismatchError(MathInputError):
+    """Paired spaces disagree in row count (or a matrix has the wrong number of dimensions)."""
+
+
+class AnchorIndexError(MathInputError):
+    """Anchor indices are out of range, duplicated, or fewer than two."""
+
+
+class InvalidParameterError(MathInputError):
+    """A parameter is out of its range (k >= N, an unknown projection, topk with a distance...)."""
+
+
+class NonFiniteError(MathInputError):
+    """An input holds NaN or infinite values."""
+
+
+class ZeroVectorError(MathInputError):
+    """A zero vector was given where a direction is needed (cosine)."""
+
+
+class NotFittedError(LatentCoreError, RuntimeError):
+    """An estimator was used before ``fit``."""

@@ -1,0 +1,166 @@
+"""Anchor selection: which samples both spaces describe themselves against.
+
+Anchors are parallel: the same indices are used in both spaces, so any strategy is run on one space
+(usually A) and the indices are shared. Every strategy returns indices of real samples, deterministic
+for a given seed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latent_core.errors import AnchorIndexError, InvalidParameterError
+from latent_core.validation import ArrayLike, as_matrix, unit_rows
+
+STRATEGIES = ("random", "stratified", "kmeans", "fps")
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator(device="cpu").manual_seed(int(seed))
+
+
+def _random(n_samples: int, n: int, seed: int) -> torch.Tensor:
+    return torch.randperm(n_samples, generator=_generator(seed))[:n]
+
+
+def _stratified(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """Equal numbers per class (the first ``n % C`` classes, in label order, get one more)."""
+    classes = labels.unique()
+    per_class = torch.full((len(classes),), n // len(classes), dtype=torch.long)
+    per_class[: n % len(classes)] += 1
+    generator = _generator(seed)
+    chosen = []
+    for cls, count in zip(classes.tolist(), per_class.tolist()):
+        members = torch.nonzero(labels == cls).squeeze(1)
+        if count > len(members):
+            raise AnchorIndexError(
+                f"Stratified anchors need {count} samples of class {cls} but it has only {len(members)}; "
+                "ask for fewer anchors or use the 'random' strategy."
+            )
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:count]])
+    return torch.cat(chosen)
+
+
+def _pairwise(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Squared euclidean distances ``[N, C]``."""
+    return ((x * x).sum(1, keepdim=True) + (centres * centres).sum(1)[None] - 2 * x @ centres.T).clamp_min(0)
+
+
+def _row_chunks(n_rows: int, n_cols: int, budget: int = 1 << 23):
+    step = max(1, budget // max(1, n_cols))
+    return range(0, n_rows, step), step
+
+
+def _assign(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest centre for every sample, computed in row chunks (never N x C at once)."""
+    starts, step = _row_chunks(len(x), len(centres))
+    return torch.cat([_pairwise(x[s : s + step], centres).argmin(1) for s in starts])
+
+
+def _nearest_samples(x: torch.Tensor, centres: torch.Tensor, k: int) -> torch.Tensor:
+    """``[C, k]`` indices of the k samples nearest each centre, nearest first (chunked over samples)."""
+    best_d = torch.full((len(centres), 0), float("inf"), dtype=x.dtype, device=x.device)
+    best_i = torch.empty((len(centres), 0), dtype=torch.long, device=x.device)
+    starts, step = _row_chunks(len(x), len(centres))
+    for start in starts:
+        d = _pairwise(centres, x[start : start + step])
+        idx = torch.arange(start, start + d.shape[1], device=x.device).expand(len(centres), -1)
+        best_d, order = torch.cat([best_d, d], 1).sort(dim=1, stable=True)
+        best_i = torch.cat([best_i, idx], 1).gather(1, order)
+        best_d, best_i = best_d[:, :k], best_i[:, :k]
+    return best_i
+
+
+def _kmeans(x: torch.Tensor, n: int, seed: int, iterations: int = 50) -> torch.Tensor:
+    """k-means++ initialisation and Lloyd iterations; then the real sample nearest each centroid
+    (each sample used once: a centroid whose nearest sample is taken gets its next nearest)."""
+    generator = _generator(seed)
+    first = torch.randint(len(x), (1,), generator=generator)
+    centres = x[first]
+    closest = _pairwise(x, centres).squeeze(1)
+    for _ in range(1, n):
+        weights = closest / closest.sum() if closest.sum() > 0 else torch.full_like(closest, 1 / len(x))
+        pick = torch.multinomial(weights.cpu(), 1, generator=generator).to(x.device)
+        centres = torch.cat([centres, x[pick]])
+        closest = torch.minimum(closest, _pairwise(x, x[pick]).squeeze(1))
+    for _ in range(iterations):
+        assign = _assign(x, centres)
+        sums = torch.zeros_like(centres).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=n).to(x.dtype)
+        updated = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], centres)
+        if torch.allclose(updated, centres):
+            break
+        centres = updated
+    candidates = _nearest_samples(x, centres, min(n, len(x)))  # n candidates always leave one free
+    taken: set[int] = set()
+    result = []
+    for row in candidates.tolist():
+        pick = next(i for i in row if i not in taken)
+        taken.add(pick)
+        result.append(pick)
+    return torch.tensor(result, dtype=torch.long)
+
+
+def _fps(x: torch.Tensor, n: int, seed: int, metric: str) -> torch.Tensor:
+    """Farthest point sampling: a random first point, then repeatedly the sample farthest from all
+    chosen ones. O(N * D) memory: only the running minimum distance is kept."""
+    if metric == "cosine":
+        x = unit_rows(x, "x")
+
+    def distance(index: int) -> torch.Tensor:
+        if metric == "cosine":
+            return 1.0 - x @ x[index]
+        return (x - x[index]).pow(2).sum(1)
+
+    first = int(torch.randint(len(x), (1,), generator=_generator(seed)))
+    chosen = [first]
+    closest = distance(first)
+    closest[first] = -1.0
+    for _ in range(1, n):
+        pick = int(closest.argmax())
+        chosen.append(pick)
+        closest = torch.minimum(closest, distance(pick))
+        closest[chosen] = -1.0  # never pick a chosen sample (or an exact duplicate of one) again
+    return torch.tensor(chosen, dtype=torch.long)
+
+
+def select_anchors(x: ArrayLike, n: int, strategy: str = "random", labels: ArrayLike | None = None,
+                   seed: int = 0, metric: str = "cosine") -> torch.Tensor:
+    """Choose ``n`` anchor samples of ``x: [N, D]``.
+
+    Args:
+        x: embeddings of one space (the indices are then used in every space).
+        n: number of anchors, 2 <= n <= N.
+        strategy: ``random``, ``stratified`` (equal per class; needs ``labels``), ``kmeans`` (the sample
+            nearest each k-means centroid) or ``fps`` (farthest point sampling).
+        labels: ``[N]`` class labels (stratified only).
+        seed: the same seed gives the same anchors.
+        metric: ``cosine`` or ``euclidean``, for ``fps``.
+
+    Returns:
+        ``LongTensor[n]`` of distinct sample indices (on CPU).
+    """
+    if strategy not in STRATEGIES:
+        raise InvalidParameterError(f"Unknown anchor strategy {strategy!r}; choose from {', '.join(STRATEGIES)}.")
+    x = as_matrix(x, "x")
+    n_samples = x.shape[0]
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise AnchorIndexError(f"Need at least 2 anchors, got {n!r}.")
+    if n > n_samples:
+        raise AnchorIndexError(f"Asked for {n} anchors but there are only {n_samples} samples.")
+    if strategy == "random":
+        return _random(n_samples, n, seed)
+    if strategy == "stratified":
+        if labels is None:
+            raise InvalidParameterError("The 'stratified' strategy needs labels.")
+        label_tensor = torch.as_tensor(labels.detach().cpu() if torch.is_tensor(labels) else labels).long()
+        if label_tensor.shape != (n_samples,):
+            raise InvalidParameterError(
+                f"labels must have one entry per sample ({n_samples}), got shape {tuple(label_tensor.shape)}."
+            )
+        return _stratified(label_tensor, n, seed)
+    if strategy == "kmeans":
+        return _kmeans(x.double(), n, seed).cpu()
+    if metric not in ("cosine", "euclidean"):
+        raise InvalidParameterError(f"fps metric must be 'cosine' or 'euclidean', got {metric!r}.")
+    return _fps(x.double(), n, seed, metric).cpu()

@@ -1,0 +1,250 @@
+"""How similar are two spaces of the same samples? Agreement, retrieval and representational similarity.
+
+Neighbour metrics (``jaccard_at_k``, ``mutual_knn``, ``neighbor_agreement``) find k-NN by cosine with the
+sample itself excluded, blockwise: memory is O(block * N), never N x N. They accept spaces of different
+dimensions. Retrieval metrics (``mrr``, ``topk_retrieval``) and ``paired_cosine``/``mse`` need shared
+coordinates (relative vs relative, or translated vs target). CKA variants accept different dimensions;
+``linear_cka`` works in feature space (any N), the kernel variants build N x N matrices and refuse more
+than ``max_samples`` rows.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from latent_core.errors import InvalidParameterError
+from latent_core.validation import ArrayLike, as_matrix, check_k, check_same_rows, check_same_shape, unit_rows
+
+_BLOCK_ELEMENTS = 1 << 24  # rows per block = this / N  (~64 MB of float32 similarities)
+KERNEL_MAX_SAMPLES = 10_000
+
+
+def _pair(x: ArrayLike, y: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
+    x = as_matrix(x, "x")
+    y = as_matrix(y, "y", device=x.device)
+    check_same_rows(x, y)
+    return x, y
+
+
+def _blocks(n_rows: int, n_cols: int):
+    step = max(1, _BLOCK_ELEMENTS // max(1, n_cols))
+    for start in range(0, n_rows, step):
+        yield start, min(start + step, n_rows)
+
+
+def paired_cosine(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
+    """Cosine between each row of ``x`` and the same row of ``y``: ``[N]``."""
+    x, y = _pair(x, y)
+    check_same_shape(x, y)
+    return (unit_rows(x, "x") * unit_rows(y, "y")).sum(1)
+
+
+def mse(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
+    """Mean squared error over all entries (a scalar tensor)."""
+    x, y = _pair(x, y)
+    check_same_shape(x, y)
+    return (x - y).pow(2).mean()
+
+
+def knn_indices(x: ArrayLike, k: int) -> torch.Tensor:
+    """``[N, k]`` indices of each row's k nearest rows by cosine, self excluded, nearest first."""
+    x = as_matrix(x, "x")
+    n = x.shape[0]
+    k = check_k(k, n)
+    unit = unit_rows(x, "x")
+    out = torch.empty(n, k, dtype=torch.long, device=x.device)
+    for start, stop in _blocks(n, n):
+        sims = unit[start:stop] @ unit.T
+        rows = torch.arange(stop - start, device=x.device)
+        sims[rows, rows + start] = float("-inf")
+        out[start:stop] = sims.topk(k, dim=1).indices
+    return out
+
+
+def _overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per row, how many indices two ``[N, k]`` neighbour lists share."""
+    counts = torch.empty(a.shape[0], dtype=torch.long, device=a.device)
+    step = max(1, _BLOCK_ELEMENTS // max(1, a.shape[1] * b.shape[1]))
+    for start in range(0, a.shape[0], step):
+        block_a, block_b = a[start : start + step], b[start : start + step]
+        counts[start : start + step] = (block_a[:, :, None] == block_b[:, None, :]).any(2).sum(1)
+    return counts
+
+
+def neighbor_agreement(x: ArrayLike, y: ArrayLike, k: int = 10) -> torch.Tensor:
+    """Per sample, the fraction of its k nearest neighbours in ``x`` that are also among its k nearest in
+    ``y``: ``[N]`` in [0, 1] (colour points by it)."""
+    x, y = _pair(x, y)
+    return _overlap(knn_indices(x, k), knn_indices(y, k)).float() / k
+
+
+def mutual_knn(x: ArrayLike, y: ArrayLike, k: int = 10) -> float:
+    """Mutual k-NN alignment (Huh et al., 2024): mean over samples of |NN_k^x ∩ NN_k^y| / k."""
+    return float(neighbor_agreement(x, y, k).mean())
+
+
+def jaccard_at_k(x: ArrayLike, y: ArrayLike, k: int = 10) -> float:
+    """Mean over samples of |NN_k^x ∩ NN_k^y| / |NN_k^x ∪ NN_k^y| (Moschella et al., 2023)."""
+    x, y = _pair(x, y)
+    inter = _overlap(knn_indices(x, k), knn_indices(y, k)).double()
+    return float((inter / (2 * k - inter)).mean())
+
+
+def _counterpart_ranks(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
+    """Rank (1 = best) of ``y[i]`` among all rows of ``y`` when ``x[i]`` retrieves by cosine. Ties count in
+    the sample's favour: rank = 1 + number of rows strictly more similar than the true counterpart."""
+    x, y = _pair(x, y)
+    check_same_shape(x, y)
+    ux, uy = unit_rows(x, "x"), unit_rows(y, "y")
+    ranks = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
+    for start, stop in _blocks(x.shape[0], y.shape[0]):
+        sims = ux[start:stop] @ uy.T
+        rows = torch.arange(stop - start, device=x.device)
+        true = sims[rows, rows + start][:, None]  # from the same product, so rounding cannot outrank itself
+        ranks[start:stop] = 1 + (sims > true).sum(1)
+    return ranks
+
+
+def mrr(x: ArrayLike, y: ArrayLike) -> float:
+    """Mean reciprocal rank of the true counterpart ``y[i]`` when ``x[i]`` retrieves among all ``y``."""
+    return float((1.0 / _counterpart_ranks(x, y).double()).mean())
+
+
+def topk_retrieval(x: ArrayLike, y: ArrayLike, k: int = 1) -> float:
+    """Fraction of samples whose true counterpart is among the top ``k`` retrieved by cosine."""
+    ranks = _counterpart_ranks(x, y)
+    check_k(k, ranks.shape[0] + 1)
+    return float((ranks <= k).double().mean())
+
+
+# ---- representational similarity ---------------------------------------------------------------------
+
+
+def linear_cka(x: ArrayLike, y: ArrayLike) -> float:
+    """Linear CKA (Kornblith et al., 2019) through feature covariances, never an N x N matrix:
+    ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred Xc, Yc."""
+    x, y = _pair(x, y)
+    xc, yc = (m.double() - m.double().mean(0) for m in (x, y))
+    cross = torch.linalg.matrix_norm(yc.T @ xc) ** 2
+    denominator = torch.linalg.matrix_norm(xc.T @ xc) * torch.linalg.matrix_norm(yc.T @ yc)
+    if denominator == 0:
+        raise InvalidParameterError("CKA is undefined when a space is constant (all samples identical).")
+    return float(cross / denominator)
+
+
+def _kernel_input(x: ArrayLike, y: ArrayLike, max_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = _pair(x, y)
+    if x.shape[0] > max_samples:
+        raise InvalidParameterError(
+            f"This metric builds {x.shape[0]} x {x.shape[0]} kernels; subsample to at most {max_samples} rows "
+            "(or raise max_samples)."
+        )
+    return x.double(), y.double()
+
+
+def _center_kernel(k: torch.Tensor) -> torch.Tensor:
+    return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+
+
+def _hsic_biased(k: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    return (_center_kernel(k) * _center_kernel(m)).sum()
+
+
+def hsic_unbiased(k: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Unbiased HSIC estimator (Song et al., 2012) of two ``[N, N]`` kernels, N >= 4."""
+    n = k.shape[0]
+    if n < 4:
+        raise InvalidParameterError(f"The unbiased HSIC needs at least 4 samples, got {n}.")
+    kt, lt = k.clone(), m.clone()
+    kt.fill_diagonal_(0)
+    lt.fill_diagonal_(0)
+    trace = (kt * lt.T).sum()  # tr(K L); the masked CKNNA kernels are not symmetric
+    value = trace + kt.sum() * lt.sum() / ((n - 1) * (n - 2)) - 2 * (kt @ lt).sum() / (n - 2)
+    return value / (n * (n - 3))
+
+
+def _cka_from_kernels(k: torch.Tensor, m: torch.Tensor, hsic) -> float:
+    denominator = torch.sqrt(hsic(k, k) * hsic(m, m))
+    if not torch.isfinite(denominator) or denominator <= 0:
+        raise InvalidParameterError("CKA is undefined here (a kernel has no variation).")
+    return float(hsic(k, m) / denominator)
+
+
+def rbf_cka(x: ArrayLike, y: ArrayLike, sigma: float | None = None, max_samples: int = KERNEL_MAX_SAMPLES) -> float:
+    """CKA with Gaussian kernels ``exp(-d^2 / (2 sigma^2))``. ``sigma=None``: per space, the median
+    pairwise distance (Kornblith et al.'s default bandwidth)."""
+    x, y = _kernel_input(x, y, max_samples)
+
+    def kernel(m: torch.Tensor) -> torch.Tensor:
+        sq = torch.cdist(m, m).pow(2)
+        width = sigma
+        if width is None:  # median over distinct pairs, averaging the two middle values as numpy does
+            rows, cols = torch.triu_indices(len(m), len(m), offset=1, device=m.device)
+            distances = sq[rows, cols].sqrt()
+            count = distances.numel()
+            low = distances.kthvalue((count + 1) // 2).values
+            high = distances.kthvalue(count // 2 + 1).values
+            width = float((low + high) / 2)
+        if width <= 0:
+            raise InvalidParameterError("sigma must be positive (all samples coincide?).")
+        return torch.exp(-sq / (2 * width * width))
+
+    return _cka_from_kernels(kernel(x), kernel(y), _hsic_biased)
+
+
+def unbiased_cka(x: ArrayLike, y: ArrayLike, max_samples: int = KERNEL_MAX_SAMPLES) -> float:
+    """Linear CKA from the unbiased HSIC estimator (less biased upwards for small N and large D)."""
+    x, y = _kernel_input(x, y, max_samples)
+    return _cka_from_kernels(x @ x.T, y @ y.T, hsic_unbiased)
+
+
+def cknna(x: ArrayLike, y: ArrayLike, k: int = 10, max_samples: int = KERNEL_MAX_SAMPLES) -> float:
+    """CKNNA (Huh et al., 2024): CKA restricted to mutual k-NN pairs. Features are L2-normalised, kernels
+    are inner products, pairs (i, j) count only where j is among i's k nearest in both spaces, and the
+    unbiased HSIC is used, as in the authors' code."""
+    x, y = _kernel_input(x, y, max_samples)
+    n = x.shape[0]
+    k = check_k(k, n)
+    kx, ky = (unit_rows(m.float(), name).double() for m, name in ((x, "x"), (y, "y")))
+    kernel_x, kernel_y = kx @ kx.T, ky @ ky.T
+
+    def knn_mask(kernel: torch.Tensor) -> torch.Tensor:
+        masked = kernel.clone()
+        masked.fill_diagonal_(float("-inf"))
+        return torch.zeros_like(kernel).scatter_(1, masked.topk(k, dim=1).indices, 1.0)
+
+    mask_x, mask_y = knn_mask(kernel_x), knn_mask(kernel_y)
+
+    def similarity(k1, m1, k2, m2):
+        mask = m1 * m2
+        return hsic_unbiased(mask * k1, mask * k2)
+
+    value = similarity(kernel_x, mask_x, kernel_y, mask_y)
+    denominator = torch.sqrt(similarity(kernel_x, mask_x, kernel_x, mask_x) *
+                             similarity(kernel_y, mask_y, kernel_y, mask_y))
+    if not torch.isfinite(denominator) or denominator <= 0:
+        raise InvalidParameterError("CKNNA is undefined here (no mutual neighbours).")
+    return float(value / denominator)
+
+
+def _svd_reduce(m: torch.Tensor, keep: float) -> torch.Tensor:
+    centred = m - m.mean(0)
+    u, s, _ = torch.linalg.svd(centred, full_matrices=False)
+    energy = (s * s).cumsum(0) / (s * s).sum()
+    count = int((energy < keep).sum()) + 1
+    return u[:, :count] * s[:count]
+
+
+def svcca(x: ArrayLike, y: ArrayLike, keep: float = 0.99) -> float:
+    """SVCCA (Raghu et al., 2017): keep the top singular directions of each centred space that explain a
+    ``keep`` fraction of the variance, then the mean canonical correlation between the two reductions."""
+    if not 0 < keep <= 1:
+        raise InvalidParameterError(f"keep must be in (0, 1], got {keep}.")
+    x, y = _pair(x, y)
+    rx, ry = _svd_reduce(x.double(), keep), _svd_reduce(y.double(), keep)
+    if min(rx.shape[1], ry.shape[1]) == 0 or x.shape[0] < 2:
+        raise InvalidParameterError("SVCCA needs at least 2 samples with some variance in each space.")
+    qx, _ = torch.linalg.qr(rx - rx.mean(0))
+    qy, _ = torch.linalg.qr(ry - ry.mean(0))
+    correlations = torch.linalg.svdvals(qx.T @ qy).clamp(0, 1)
+    return float(correlations.mean())

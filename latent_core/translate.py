@@ -1,0 +1,250 @@
+"""Latent space translation (Maiorca et al., NeurIPS 2023) and inverse relative projection
+(Maiorca et al., 2024): maps from a source space into a target space, estimated from parallel anchors.
+
+Every translator follows the same recipe::
+
+    fit(source_anchors [K, Ds], target_anchors [K, Dt]):
+        scale each side with its anchor statistics      (scaling="standard" | "isotropic" | None)
+        estimate the map on the scaled anchors          (zero-padding to max(Ds, Dt) where it needs squares)
+    transform(x_source [N, Ds]) -> [N, Dt]:
+        scale with the source statistics, map, crop to Dt, undo the target scaling
+
+Maps, on scaled anchors S (source) and T (target), ``S @ W ~ T``:
+    Procrustes          W = U V^T from the SVD of S^T T (orthogonal; both sides padded to max(Ds, Dt)).
+    LinearTranslator    W = argmin ||S W - T||  (least squares).
+    AffineTranslator    [W; b] = argmin ||[S 1] [W; b] - T||.
+    LOrthoTranslator    least squares, then the orthogonal matrix nearest to W (U V^T of its SVD).
+Least squares uses the SVD of the design matrix. Rank-deficient anchors (fewer anchors than source
+dimensions, or collinear ones) do not fail: they warn and use ridge regression with
+alpha = ``ridge`` * sigma_max^2 (sigma_max: the design's largest singular value).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
+from latent_core.relative import relative_projection
+from latent_core.validation import ArrayLike, as_matrix, check_same_rows, unit_rows
+
+SCALINGS = ("standard", "isotropic", None)
+
+
+class AnchorScaler:
+    """Per-side normalisation fitted on anchors.
+
+    ``standard``: subtract the per-dimension mean, divide by the per-dimension (population) std.
+    ``isotropic``: subtract the mean, divide by one global scale, the RMS norm of the centred anchors.
+    ``None``: identity. A zero scale (a constant dimension, or identical anchors) is replaced by 1.
+    """
+
+    def __init__(self, mode: str | None = "standard") -> None:
+        if mode not in SCALINGS:
+            raise InvalidParameterError(f"Unknown scaling {mode!r}; choose from 'standard', 'isotropic' or None.")
+        self.mode = mode
+
+    def fit(self, anchors: torch.Tensor) -> AnchorScaler:
+        if self.mode is None:
+            self.mean_ = torch.zeros(anchors.shape[1], dtype=anchors.dtype, device=anchors.device)
+            self.scale_ = torch.ones_like(self.mean_)
+            return self
+        self.mean_ = anchors.mean(0)
+        centred = anchors - self.mean_
+        if self.mode == "standard":
+            scale = centred.pow(2).mean(0).sqrt()
+        else:
+            scale = centred.pow(2).sum(1).mean().sqrt().expand(anchors.shape[1]).clone()
+        self.scale_ = torch.where(scale > 0, scale, torch.ones_like(scale))
+        return self
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean_) / self.scale_
+
+    def inverse_transform(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.scale_ + self.mean_
+
+
+def _pad(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return torch.nn.functional.pad(x, (0, dim - x.shape[1])) if x.shape[1] < dim else x
+
+
+def procrustes_fit(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Orthogonal ``R`` minimising ``||source @ R - target||_F`` (same dimension): ``U V^T``, SVD of ``S^T T``."""
+    u, _, vt = torch.linalg.svd(source.T @ target, full_matrices=False)
+    return u @ vt
+
+
+def nearest_orthogonal(matrix: torch.Tensor) -> torch.Tensor:
+    """The orthogonal matrix nearest to a square ``matrix`` in Frobenius norm (``U V^T`` of its SVD)."""
+    u, _, vt = torch.linalg.svd(matrix, full_matrices=False)
+    return u @ vt
+
+
+def lstsq_fit(design: torch.Tensor, target: torch.Tensor, ridge: float = 1e-4, what: str = "anchors") -> torch.Tensor:
+    """``W`` minimising ``||design @ W - target||``; ridge with a warning when ``design`` is rank deficient."""
+    u, s, vt = torch.linalg.svd(design, full_matrices=False)
+    tolerance = s.max() * max(design.shape) * torch.finfo(design.dtype).eps
+    rank = int((s > tolerance).sum())
+    if rank < design.shape[1]:
+        warnings.warn(
+            f"The {what} are rank deficient (rank {rank} < {design.shape[1]} unknowns per output): using ridge "
+            f"least squares (alpha = {ridge:g} * sigma_max^2). More anchors, or fewer dimensions, avoid this.",
+            RuntimeWarning, stacklevel=3,
+        )
+        alpha = ridge * s.max() ** 2
+        return vt.T @ ((s / (s * s + alpha))[:, None] * (u.T @ target))
+    return vt.T @ ((u.T @ target) / s[:, None])
+
+
+class Translator:
+    """Base of the translators: scaling, padding and cropping; subclasses estimate the map."""
+
+    needs_square = False
+
+    def __init__(self, scaling: str | None = "standard", ridge: float = 1e-4) -> None:
+        self.scaling = scaling
+        self.ridge = ridge
+
+    def fit(self, source_anchors: ArrayLike, target_anchors: ArrayLike) -> Translator:
+        """Estimate the map from parallel anchors ``[K, Ds]`` and ``[K, Dt]``; returns self."""
+        source = as_matrix(source_anchors, "source_anchors")
+        target = as_matrix(target_anchors, "target_anchors", device=source.device)
+        check_same_rows(source, target, "source and target anchors")
+        if source.shape[0] < 2:
+            raise InvalidParameterError(f"Need at least 2 anchor pairs, got {source.shape[0]}.")
+        dtype = torch.float32 if source.device.type == "mps" else torch.float64  # MPS has no float64
+        source, target = source.to(dtype), target.to(dtype)  # fit in float64 where possible; cast back
+        self.source_scaler_ = AnchorScaler(self.scaling).fit(source)
+        self.target_scaler_ = AnchorScaler(self.scaling).fit(target)
+        self.source_dim_, self.target_dim_ = source.shape[1], target.shape[1]
+        self.width_ = max(self.source_dim_, self.target_dim_)
+        self._fit_scaled(self.source_scaler_.transform(source), self.target_scaler_.transform(target))
+        return self
+
+    def _fit_scaled(self, source: torch.Tensor, target: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _map(self, source: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def transform(self, x_source: ArrayLike) -> torch.Tensor:
+        """Translate ``[N, Ds]`` source embeddings into the target space: ``[N, Dt]`` float32."""
+        if not hasattr(self, "source_scaler_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(source_anchors, target_anchors).")
+        x = as_matrix(x_source, "x_source")
+        if x.shape[1] != self.source_dim_:
+            raise ShapeMismatchError(f"x_source has dimension {x.shape[1]}, the translator was fitted on "
+                                     f"{self.source_dim_}.")
+        mean = self.source_scaler_.mean_
+        scaled = self.source_scaler_.transform(x.to(device=mean.device, dtype=mean.dtype))
+        mapped = self._map(scaled)[:, : self.target_dim_]
+        return self.target_scaler_.inverse_transform(mapped).to(device=x.device, dtype=torch.float32)
+
+    def fit_transform(self, source_anchors: ArrayLike, target_anchors: ArrayLike,
+                      x_source: ArrayLike | None = None) -> torch.Tensor:
+        self.fit(source_anchors, target_anchors)
+        return self.transform(source_anchors if x_source is None else x_source)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scaling={self.scaling!r})"
+
+
+class Procrustes(Translator):
+    """Orthogonal Procrustes: the rotation/reflection that best maps the scaled source anchors onto the
+    target's. Attributes after fit: ``rotation_`` ``[D, D]`` with D = max(Ds, Dt)."""
+
+    def _fit_scaled(self, source, target):
+        self.rotation_ = procrustes_fit(_pad(source, self.width_), _pad(target, self.width_))
+
+    def _map(self, source):
+        return _pad(source, self.width_) @ self.rotation_
+
+
+class LinearTranslator(Translator):
+    """Least-squares linear map. Attributes after fit: ``weight_`` ``[Ds, Dt]``."""
+
+    def _fit_scaled(self, source, target):
+        self.weight_ = lstsq_fit(source, target, self.ridge)
+
+    def _map(self, source):
+        return source @ self.weight_
+
+
+class AffineTranslator(Translator):
+    """Least-squares affine map. Attributes after fit: ``weight_`` ``[Ds, Dt]``, ``bias_`` ``[Dt]``."""
+
+    def _fit_scaled(self, source, target):
+        design = torch.cat([source, torch.ones_like(source[:, :1])], dim=1)
+        solution = lstsq_fit(design, target, self.ridge)
+        self.weight_, self.bias_ = solution[:-1], solution[-1]
+
+    def _map(self, source):
+        return source @ self.weight_ + self.bias_
+
+
+class LOrthoTranslator(Translator):
+    """Least squares, then the nearest orthogonal matrix. Attributes after fit: ``rotation_`` ``[D, D]``."""
+
+    def _fit_scaled(self, source, target):
+        weight = lstsq_fit(source, target, self.ridge)  # [Ds, Dt]
+        square = torch.zeros(self.width_, self.width_, dtype=weight.dtype, device=weight.device)
+        square[: weight.shape[0], : weight.shape[1]] = weight
+        self.rotation_ = nearest_orthogonal(square)
+
+    def _map(self, source):
+        return _pad(source, self.width_) @ self.rotation_
+
+
+class InverseRelativeProjection(Translator):
+    """Translate through the relative space (Maiorca et al., 2024).
+
+    ``r = cos-rel(x, source anchors)`` (after source scaling); then the target vector ``x_hat`` whose cosines
+    to the (unit-normalised, scaled) target anchors ``A`` are ``r``: ``x_hat = argmin ||A x_hat - r||``;
+    then ``x_hat`` is rescaled to the mean norm of the scaled target anchors and the target scaling undone.
+
+    With K >= Dt anchors in general position the system is (over)determined and solved exactly by least
+    squares. With fewer anchors it is underdetermined: we take the ridge solution with
+    alpha = ``ridge`` * sigma_max(A)^2, which stays in the span of the target anchors (close to the
+    minimum-norm solution). Downstream heads are assumed scale-invariant, as in the paper.
+
+    Attributes after fit: ``source_anchors_`` ``[K, Ds]`` and ``target_anchors_`` ``[K, Dt]`` (scaled),
+    ``decoder_`` ``[K, Dt]`` (``r @ decoder_`` solves the system), ``target_norm_``.
+    """
+
+    def _fit_scaled(self, source, target):
+        self.source_anchors_ = source
+        self.target_anchors_ = target
+        unit = unit_rows(target, "target anchors")
+        u, s, vt = torch.linalg.svd(unit, full_matrices=False)  # unit = U S V^T, [K, Dt]
+        tolerance = s.max() * max(unit.shape) * torch.finfo(unit.dtype).eps
+        if unit.shape[0] >= unit.shape[1] and int((s > tolerance).sum()) == unit.shape[1]:
+            inverse_s = 1.0 / s  # exact least squares
+        else:
+            inverse_s = s / (s * s + self.ridge * s.max() ** 2)
+        self.decoder_ = u @ (inverse_s[:, None] * vt)  # x_hat = V diag(inverse_s) U^T r  =>  r @ decoder_
+        self.target_norm_ = torch.linalg.vector_norm(target, dim=1).mean()
+
+    def _map(self, source):
+        rel = relative_projection(source.float(), self.source_anchors_.float(), "cosine").to(source.dtype)
+        decoded = rel @ self.decoder_
+        norms = torch.linalg.vector_norm(decoded, dim=1, keepdim=True).clamp_min(torch.finfo(decoded.dtype).tiny)
+        return decoded / norms * self.target_norm_
+
+
+TRANSLATORS: dict[str, type[Translator]] = {
+    "procrustes": Procrustes,
+    "linear": LinearTranslator,
+    "affine": AffineTranslator,
+    "lortho": LOrthoTranslator,
+    "inverse_relative": InverseRelativeProjection,
+}
+
+
+def get_translator(name: str, **kwargs) -> Translator:
+    """A new, unfitted translator by name: ``procrustes``, ``linear``, ``affine``, ``lortho``,
+    ``inverse_relative``; keyword arguments (``scaling=``, ``ridge=``) go to its constructor."""
+    if name not in TRANSLATORS:
+        raise InvalidParameterError(f"Unknown translator {name!r}; choose from {', '.join(TRANSLATORS)}.")
+    return TRANSLATORS[name](**kwargs)

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+from latent_core.anchors import select_anchors
+from latent_core.errors import AnchorIndexError, InvalidParameterError
+
+
+def _blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[10.0, 0, 0], [0, 10.0, 0], [0, 0, 10.0]])
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    return centres[labels] + rng.normal(size=(100, 3)) * 0.5, labels
+
+
+@pytest.mark.parametrize("strategy", ["random", "stratified", "kmeans", "fps"])
+def test_anchors_are_distinct_real_samples_and_deterministic(strategy):
+    x, labels = _blobs()
+    first = select_anchors(x, 12, strategy, labels=labels, seed=3)
+    assert first.dtype == torch.long and first.shape == (12,)
+    assert len(set(first.tolist())) == 12 and 0 <= int(first.min()) and int(first.max()) < 100
+    assert torch.equal(first, select_anchors(x, 12, strategy, labels=labels, seed=3))
+
+
+def test_seeds_change_random_anchors():
+    x, _ = _blobs()
+    assert not torch.equal(select_anchors(x, 10, seed=0), select_anchors(x, 10, seed=1))
+
+
+def test_stratified_takes_equal_numbers_per_class():
+    x, labels = _blobs()
+    chosen = select_anchors(x, 14, "stratified", labels=torch.tensor(labels))
+    assert np.bincount(labels[chosen.numpy()]).tolist() == [5, 5, 4]
+    with pytest.raises(AnchorIndexError, match="only 20"):
+        select_anchors(x, 66, "stratified", labels=labels)
+    with pytest.raises(InvalidParameterError, match="needs labels"):
+        select_anchors(x, 6, "stratified")
+
+
+def test_kmeans_puts_one_anchor_in_each_blob():
+    x, labels = _blobs(1)
+    chosen = select_anchors(x, 3, "kmeans", seed=0)
+    assert sorted(labels[chosen.numpy()].tolist()) == [0, 1, 2]
+    centre_of_blob = x[labels == labels[int(chosen[0])]].mean(0)
+    nearest = np.linalg.norm(x - centre_of_blob, axis=1).argmin()
+    assert nearest in chosen.tolist()  # the real sample nearest a centroid
+
+
+def _fps_reference(x, n, first, metric):
+    if metric == "cosine":
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        distance = lambda i: 1 - x @ x[i]  # noqa: E731
+    else:
+        distance = lambda i: ((x - x[i]) ** 2).sum(1)  # noqa: E731
+    chosen = [first]
+    for _ in range(n - 1):
+        nearest = np.min(np.stack([distance(i) for i in chosen]), axis=0)
+        nearest[chosen] = -1
+        chosen.append(int(nearest.argmax()))
+    return chosen
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_fps_matches_a_brute_force_reference(metric):
+    x = np.random.default_rng(2).normal(size=(80, 5))
+    chosen = select_anchors(x, 10, "fps", seed=4, metric=metric).tolist()
+    assert chosen == _fps_reference(x, 10, chosen[0], metric)
+
+
+def test_fps_on_a_line_picks_the_far_end_next():
+    x = np.stack([np.arange(11.0), np.zeros(11)], axis=1)
+    chosen = select_anchors(x, 3, "fps", metric="euclidean", seed=0).tolist()
+    far = 0 if chosen[0] > 5 else 10
+    assert chosen[1] == far
+
+
+def test_errors():
+    x, _ = _blobs()
+    with pytest.raises(AnchorIndexError, match="at least 2"):
+        select_anchors(x, 1)
+    with pytest.raises(AnchorIndexError, match="only 100"):
+        select_anchors(x, 101)
+    with pytest.raises(InvalidParameterError, match="Unknown anchor strategy"):
+        select_anchors(x, 5, "greedy")

@@ -1,0 +1,169 @@
+"""Translators against scipy.linalg.orthogonal_procrustes, numpy.linalg.lstsq and known maps."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import orthogonal_procrustes
+from scipy.stats import ortho_group
+
+from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
+from latent_core.translate import (
+    AffineTranslator,
+    AnchorScaler,
+    InverseRelativeProjection,
+    LinearTranslator,
+    LOrthoTranslator,
+    Procrustes,
+    get_translator,
+)
+
+
+def _f32(*arrays):
+    """Inputs are float32 in latent_core; give the float64 references the same rounded numbers."""
+    out = [a.astype(np.float32).astype(np.float64) for a in arrays]
+    return out[0] if len(out) == 1 else out
+
+
+def _source(seed=0, n=200, d=16):
+    return _f32(np.random.default_rng(seed).normal(size=(n, d)))
+
+
+def test_procrustes_isotropic_recovers_rotation_shift_and_scale():
+    x = _source()
+    q = ortho_group.rvs(16, random_state=1)
+    y = 3.7 * x @ q + np.random.default_rng(2).normal(size=16) * 5
+    anchors = np.arange(60)
+    translator = Procrustes(scaling="isotropic").fit(x[anchors], y[anchors])
+    out = translator.transform(x[60:]).numpy()
+    assert np.abs(out - y[60:]).max() < 1e-4 * np.abs(y).max()
+    np.testing.assert_allclose(translator.rotation_.numpy(), q, atol=1e-6)
+
+
+def test_procrustes_without_scaling_recovers_a_pure_rotation_like_scipy():
+    x = _source(3)
+    q = ortho_group.rvs(16, random_state=4)
+    y = _f32(x @ q)
+    translator = Procrustes(scaling=None).fit(x[:40], y[:40])
+    reference, _ = orthogonal_procrustes(x[:40], y[:40])
+    np.testing.assert_allclose(translator.rotation_.numpy(), reference, atol=1e-8)
+    assert np.abs(translator.transform(x).numpy() - y).max() < 1e-4
+
+
+def test_procrustes_with_noise_matches_scipy_on_the_scaled_anchors():
+    rng = np.random.default_rng(5)
+    x = _source(5, n=80, d=10)
+    y = _f32(x @ ortho_group.rvs(10, random_state=6) * 2 + rng.normal(size=(80, 10)) * 0.3 + 1)
+    translator = Procrustes(scaling="standard").fit(x, y)
+    xs = (x - x.mean(0)) / x.std(0)
+    ys = (y - y.mean(0)) / y.std(0)
+    reference, _ = orthogonal_procrustes(xs, ys)
+    np.testing.assert_allclose(translator.rotation_.numpy(), reference, atol=1e-8)
+    expected = (xs @ reference) * y.std(0) + y.mean(0)
+    np.testing.assert_allclose(translator.transform(x).numpy(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("scaling", [None, "standard"])
+def test_linear_and_affine_agree_with_numpy_lstsq(scaling):
+    rng = np.random.default_rng(7)
+    x, y = _f32(rng.normal(size=(50, 6)), rng.normal(size=(50, 4)) * 3 + 2)
+    sx = (x - x.mean(0)) / x.std(0) if scaling else x
+    sy = (y - y.mean(0)) / y.std(0) if scaling else y
+    unscale = (lambda m: m * y.std(0) + y.mean(0)) if scaling else (lambda m: m)
+    linear = LinearTranslator(scaling=scaling).fit(x, y)
+    weight, *_ = np.linalg.lstsq(sx, sy, rcond=None)
+    np.testing.assert_allclose(linear.weight_.numpy(), weight, atol=1e-8)
+    np.testing.assert_allclose(linear.transform(x).numpy(), unscale(sx @ weight), atol=1e-4)
+    affine = AffineTranslator(scaling=scaling).fit(x, y)
+    design = np.hstack([sx, np.ones((50, 1))])
+    solution, *_ = np.linalg.lstsq(design, sy, rcond=None)
+    np.testing.assert_allclose(affine.weight_.numpy(), solution[:-1], atol=1e-8)
+    np.testing.assert_allclose(affine.bias_.numpy(), solution[-1], atol=1e-8)
+    np.testing.assert_allclose(affine.transform(x).numpy(), unscale(design @ solution), atol=1e-4)
+
+
+def test_lortho_is_orthogonal_and_exact_on_a_rotation():
+    x = _source(8, d=12)
+    q = ortho_group.rvs(12, random_state=9)
+    translator = LOrthoTranslator(scaling=None).fit(x[:50], x[:50] @ q)
+    r = translator.rotation_.numpy()
+    np.testing.assert_allclose(r @ r.T, np.eye(12), atol=1e-10)
+    np.testing.assert_allclose(r, q, atol=1e-8)
+    noisy = LOrthoTranslator().fit(x[:50], x[:50] @ q + np.random.default_rng(1).normal(size=(50, 12)))
+    np.testing.assert_allclose(noisy.rotation_.numpy() @ noisy.rotation_.numpy().T, np.eye(12), atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["procrustes", "linear", "affine", "lortho", "inverse_relative"])
+@pytest.mark.parametrize("dims", [(8, 12), (12, 8)])
+def test_different_dimensions_pad_and_crop(name, dims):
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(40, dims[0])), rng.normal(size=(40, dims[1]))
+    y[:, 0] = 3.0  # a constant target dimension: no division by zero
+    translator = get_translator(name).fit(x[:30], y[:30])
+    out = translator.transform(x[30:])
+    assert out.shape == (10, dims[1]) and torch.isfinite(out).all()
+    if name in ("linear", "affine"):  # least squares reproduces a constant target exactly;
+        np.testing.assert_allclose(out[:, 0].numpy(), 3.0, atol=1e-5)  # orthogonal maps cannot
+
+
+@pytest.mark.parametrize("scaling", [None, "isotropic"])
+def test_inverse_relative_recovers_directions(scaling):
+    x = _source(11, n=120, d=10)
+    y = 2.5 * x @ ortho_group.rvs(10, random_state=12)
+    translator = InverseRelativeProjection(scaling=scaling).fit(x[:30], y[:30])  # 30 anchors >= 10 dims
+    out = translator.transform(x[30:]).numpy()
+    target = y[30:]
+    if scaling == "isotropic":  # compare directions around the anchor mean, where the map is linear
+        out, target = out - y[:30].mean(0), target - y[:30].mean(0)
+    cosines = (out * target).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(target, axis=1)
+    assert cosines.min() > 0.999
+
+
+def test_inverse_relative_with_fewer_anchors_than_dimensions_regularises():
+    x = _source(13, n=60, d=32)
+    y = x @ ortho_group.rvs(32, random_state=14)
+    translator = InverseRelativeProjection(scaling=None).fit(x[:10], y[:10])
+    out = translator.transform(x[10:])
+    assert torch.isfinite(out).all() and out.shape == (50, 32)
+    # the anchors themselves decode to their own direction (they span the solution space)
+    anchors_out = translator.transform(x[:10]).numpy()
+    cos = (anchors_out * y[:10]).sum(1) / np.linalg.norm(anchors_out, axis=1) / np.linalg.norm(y[:10], axis=1)
+    assert cos.min() > 0.99
+
+
+def test_rank_deficient_anchors_warn_and_use_ridge():
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(size=(5, 20)), rng.normal(size=(5, 3))  # 5 anchors, 20 unknowns
+    with pytest.warns(RuntimeWarning, match="rank deficient"):
+        out = LinearTranslator().fit(x, y).transform(x)
+    assert torch.isfinite(out).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LinearTranslator().fit(rng.normal(size=(50, 5)), rng.normal(size=(50, 3)))
+
+
+def test_scalers_handle_constant_dimensions():
+    anchors = torch.tensor([[1.0, 5.0], [3.0, 5.0], [5.0, 5.0]], dtype=torch.float64)
+    standard = AnchorScaler("standard").fit(anchors)
+    np.testing.assert_allclose(standard.scale_.numpy(), [np.std([1, 3, 5]), 1.0])
+    torch.testing.assert_close(standard.inverse_transform(standard.transform(anchors)), anchors)
+    isotropic = AnchorScaler("isotropic").fit(anchors)
+    np.testing.assert_allclose(isotropic.scale_.numpy(), [np.sqrt(8 / 3)] * 2)
+    identical = AnchorScaler("isotropic").fit(torch.ones(4, 3, dtype=torch.float64))
+    assert torch.equal(identical.scale_, torch.ones(3, dtype=torch.float64))
+
+
+def test_errors():
+    x = _source(16, n=10, d=4)
+    with pytest.raises(NotFittedError):
+        Procrustes().transform(x)
+    with pytest.raises(ShapeMismatchError, match="same samples"):
+        Procrustes().fit(x, x[:9])
+    with pytest.raises(ShapeMismatchError, match="dimension 3"):
+        Procrustes().fit(x, x).transform(x[:, :3])
+    with pytest.raises(InvalidParameterError, match="Unknown translator"):
+        get_translator("rotation")
+    with pytest.raises(InvalidParameterError, match="scaling"):
+        Procrustes(scaling="minmax").fit(x, x)
+    assert isinstance(get_translator("lortho", scaling=None), LOrthoTranslator)
