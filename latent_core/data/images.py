@@ -89,12 +89,16 @@ CAPTION_TEMPLATES = [
 _CAPTION_NOUNS = {"T-shirt/top": "t-shirt", "Ankle boot": "ankle boot", "zero": "handwritten digit zero"}
 
 
-def caption_for(label_name: str, template: int) -> str:
+def class_phrase(label_name: str) -> str:
+    """``"Ankle boot"`` -> ``"an ankle boot"``: the noun phrase captions and prompts use for a class."""
     noun = _CAPTION_NOUNS.get(label_name, label_name.lower())
     if label_name in DIGIT_LABELS and label_name != "zero":
         noun = f"handwritten digit {label_name}"
-    article = "an" if noun[0] in "aeiou" else "a"
-    return CAPTION_TEMPLATES[template % len(CAPTION_TEMPLATES)].format(f"{article} {noun}")
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def caption_for(label_name: str, template: int) -> str:
+    return CAPTION_TEMPLATES[template % len(CAPTION_TEMPLATES)].format(class_phrase(label_name))
 
 
 @register_dataset("captions", "Images with captions written from class names (cross-modal anchors): "

@@ -1,0 +1,337 @@
+"""Zero-shot model stitching: a head trained on encoder A's space, applied to encoder B's.
+
+Methods (how B's vectors reach the head's space):
+    absolute            B as is (zero-padded or cropped to A's dimension): the baseline that collapses.
+    relative:<proj>     the head is trained on A's relative space and applied to B's relative space, each
+                        relative to the same anchor samples (``<proj>`` in ``latent_core.relative.PROJECTIONS``).
+    translate:<name>    B translated into A by a translator fitted on the anchors (``procrustes``, ``linear``,
+                        ``affine``, ``lortho``, ``inverse_relative``); the head is trained on A's absolute space.
+    inverse_relative    alias of ``translate:inverse_relative``.
+
+"Chance" is the majority-class rate of the training labels. Anchors, train and test samples are disjoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from latent_core.anchors import select_anchors
+from latent_core.errors import AnchorIndexError, InvalidParameterError, NotFittedError, ShapeMismatchError
+from latent_core.heads import make_head
+from latent_core.relative import PROJECTIONS, RelativeProjection
+from latent_core.translate import TRANSLATORS, get_translator
+from latent_core.validation import ArrayLike, as_indices, as_matrix, check_same_rows, unit_rows
+
+DEFAULT_METHODS = ("absolute", "relative:cosine", "translate:procrustes", "translate:linear", "translate:affine",
+                   "translate:lortho", "translate:inverse_relative")
+
+
+def parse_method(method: str) -> tuple[str, str | None]:
+    """``"relative:cosine"`` -> ``("relative", "cosine")``; validates the name."""
+    if method == "inverse_relative":
+        return "translate", "inverse_relative"
+    kind, _, arg = method.partition(":")
+    if kind == "absolute" and not arg:
+        return "absolute", None
+    if kind == "relative" and (arg or "cosine") in PROJECTIONS:
+        return "relative", arg or "cosine"
+    if kind == "translate" and arg in TRANSLATORS:
+        return "translate", arg
+    raise InvalidParameterError(
+        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(PROJECTIONS)}>', "
+        f"'translate:<{'|'.join(TRANSLATORS)}>' or 'inverse_relative'."
+    )
+
+
+def _fit_dim(x: torch.Tensor, dim: int) -> torch.Tensor:
+    if x.shape[1] < dim:
+        return torch.nn.functional.pad(x, (0, dim - x.shape[1]))
+    return x[:, :dim]
+
+
+class SpaceMap:
+    """How one method turns A's and B's vectors into the head's input space (fitted on the anchors)."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.kind, self.arg = parse_method(method)
+
+    def fit(self, anchors_a: torch.Tensor, anchors_b: torch.Tensor) -> SpaceMap:
+        self.dim_a_ = anchors_a.shape[1]
+        if self.kind == "relative":
+            self.rel_a_ = RelativeProjection(self.arg).fit(anchors_a)
+            self.rel_b_ = RelativeProjection(self.arg).fit(anchors_b)
+        elif self.kind == "translate":
+            self.translator_ = get_translator(self.arg).fit(anchors_b, anchors_a)
+        self.fitted_ = True
+        return self
+
+    def a(self, x: torch.Tensor) -> torch.Tensor:
+        """A's vectors in the head's space."""
+        return self.rel_a_.transform(x) if self.kind == "relative" else x
+
+    def b(self, x: torch.Tensor) -> torch.Tensor:
+        """B's vectors mapped into the head's space (the stitched path)."""
+        if self.kind == "relative":
+            return self.rel_b_.transform(x)
+        if self.kind == "translate":
+            return self.translator_.transform(x)
+        return _fit_dim(x, self.dim_a_)
+
+    def b_native(self, x: torch.Tensor) -> torch.Tensor:
+        """B's vectors in B's own version of the method's space (for the B-only reference head)."""
+        return self.rel_b_.transform(x) if self.kind == "relative" else x
+
+
+@dataclass
+class StitchResult:
+    """Accuracies of one method on one split (macro-F1 beside each)."""
+
+    method: str
+    accuracy: float  # head fitted on A-train (method space), tested on B-test mapped by the method
+    a_accuracy: float  # the same head on A's own test samples: the no-stitch reference
+    b_accuracy: float  # a head fitted and tested on B in the method's space
+    macro_f1: float
+    a_macro_f1: float
+    b_macro_f1: float
+    chance: float  # majority-class rate of the training labels
+    n_anchors: int
+    n_train: int
+    n_test: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _labels(labels: ArrayLike, n: int) -> np.ndarray:
+    array = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
+    if array.ndim != 1 or len(array) != n:
+        raise ShapeMismatchError(f"labels must have one entry per sample ({n}), got shape {array.shape}.")
+    return array
+
+
+def _check_disjoint(anchor_idx: torch.Tensor, train_idx: torch.Tensor, test_idx: torch.Tensor) -> None:
+    sets = {"anchors": set(anchor_idx.tolist()), "train": set(train_idx.tolist()), "test": set(test_idx.tolist())}
+    for first, second in (("anchors", "train"), ("anchors", "test"), ("train", "test")):
+        shared = sets[first] & sets[second]
+        if shared:
+            raise AnchorIndexError(
+                f"{first} and {second} samples must be disjoint; {len(shared)} are shared (e.g. {sorted(shared)[:3]})."
+            )
+
+
+def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import f1_score
+
+    return float((y_true == y_pred).mean()), float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def chance_rate(train_labels: np.ndarray) -> float:
+    """Majority-class rate of the training labels."""
+    _, counts = np.unique(train_labels, return_counts=True)
+    return float(counts.max() / counts.sum())
+
+
+def stitch_eval(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, anchor_idx: ArrayLike,
+                method: str, head: str = "logreg", train_idx: ArrayLike, test_idx: ArrayLike,
+                seed: int = 0) -> StitchResult:
+    """Train a head on A (in the method's space) and evaluate it on B mapped by ``method``.
+
+    Args:
+        space_a, space_b: ``[N, Da]`` and ``[N, Db]`` embeddings of the same N samples.
+        labels: ``[N]`` class labels.
+        anchor_idx, train_idx, test_idx: disjoint sample indices.
+        method: see the module docstring.
+        head: ``"logreg"`` or ``"mlp"``.
+
+    Raises:
+        ShapeMismatchError, AnchorIndexError (overlapping or bad indices), InvalidParameterError (one class).
+    """
+    a = as_matrix(space_a, "space_a").cpu()
+    b = as_matrix(space_b, "space_b").cpu()
+    check_same_rows(a, b, "space_a and space_b")
+    n = a.shape[0]
+    y = _labels(labels, n)
+    anchors = as_indices(anchor_idx, n, "anchor indices")
+    train = as_indices(train_idx, n, "train indices", min_count=2)
+    test = as_indices(test_idx, n, "test indices", min_count=1)
+    _check_disjoint(anchors, train, test)
+    if len(np.unique(y[train.numpy()])) < 2:
+        raise InvalidParameterError("The training samples hold a single class; a classifier needs at least two.")
+    space_map = SpaceMap(method).fit(a[anchors], b[anchors])
+    y_train, y_test = y[train.numpy()], y[test.numpy()]
+    head_a = make_head(head, seed).fit(space_map.a(a[train]).numpy(), y_train)
+    stitched = _scores(y_test, head_a.predict(space_map.b(b[test]).numpy()))
+    same_a = _scores(y_test, head_a.predict(space_map.a(a[test]).numpy()))
+    head_b = make_head(head, seed).fit(space_map.b_native(b[train]).numpy(), y_train)
+    same_b = _scores(y_test, head_b.predict(space_map.b_native(b[test]).numpy()))
+    return StitchResult(method, stitched[0], same_a[0], same_b[0], stitched[1], same_a[1], same_b[1],
+                        chance_rate(y_train), len(anchors), len(train), len(test))
+
+
+def split_indices(labels: np.ndarray, *, n_anchors: int, test_size: int | float, seed: int,
+                  anchor_pool: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified test set, then an anchor pool and a training set from the rest (all disjoint).
+
+    Returns ``(pool, train, test)``: anchors are chosen from ``pool`` (``anchor_pool`` samples, default
+    ``n_anchors``), so the training set keeps the same size whatever number of anchors is drawn from it.
+    """
+    from latent_core.data.base import stratified_indices
+
+    n = len(labels)
+    n_test = int(round(test_size * n)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+    pool_size = anchor_pool or n_anchors
+    if n_test < 1 or n_test + pool_size + 2 > n:
+        raise InvalidParameterError(
+            f"{n} samples cannot hold {n_test} test samples, {pool_size} anchors and a training set."
+        )
+    test = stratified_indices(labels, n_test, seed=seed)
+    rest = np.setdiff1d(np.arange(n), test)
+    rest = np.random.default_rng(seed).permutation(rest)
+    return np.sort(rest[:pool_size]), np.sort(rest[pool_size:]), test
+
+
+def _draw_anchors(space_a: torch.Tensor, labels: np.ndarray, pool: np.ndarray, n_anchors: int, strategy: str,
+                  seed: int) -> np.ndarray:
+    local = select_anchors(space_a[pool], n_anchors, strategy, labels=labels[pool], seed=seed)
+    return pool[local.numpy()]
+
+
+def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *,
+                     methods: Sequence[str] = DEFAULT_METHODS, n_anchors: int = 300, strategy: str = "random",
+                     test_size: int | float = 0.4, seeds: Sequence[int] = (0, 1, 2), head: str = "logreg",
+                     progress=None) -> pd.DataFrame:
+    """For every seed: redraw the test split and the anchors, evaluate every method.
+
+    Returns:
+        One row per (seed, method) with the :class:`StitchResult` fields plus ``seed`` and ``strategy``.
+        Use :func:`summarize` for mean and std per method.
+    """
+    a = as_matrix(space_a, "space_a").cpu()
+    b = as_matrix(space_b, "space_b").cpu()
+    check_same_rows(a, b, "space_a and space_b")
+    y = _labels(labels, a.shape[0])
+    for method in methods:
+        parse_method(method)
+    rows = []
+    total, done = len(seeds) * len(methods), 0
+    for seed in seeds:
+        pool, train, test = split_indices(y, n_anchors=n_anchors, test_size=test_size, seed=seed)
+        anchors = _draw_anchors(a, y, pool, n_anchors, strategy, seed)
+        for method in methods:
+            result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train,
+                                 test_idx=test, seed=seed)
+            rows.append({**result.as_dict(), "seed": seed, "strategy": strategy})
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame, by: Sequence[str] = ("method",)) -> pd.DataFrame:
+    """Mean and std over seeds of the accuracies, per ``by`` group (order of first appearance kept)."""
+    metrics = ["accuracy", "a_accuracy", "b_accuracy", "macro_f1", "chance"]
+    grouped = results.groupby(list(by), sort=False)[metrics]
+    summary = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
+    return summary.reset_index()
+
+
+def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, counts: Sequence[int],
+                 methods: Sequence[str] = ("absolute", "relative:cosine", "translate:procrustes"),
+                 strategies: Sequence[str] = ("random",), test_size: int | float = 0.4,
+                 seeds: Sequence[int] = (0,), head: str = "logreg", progress=None) -> pd.DataFrame:
+    """Accuracy against the number of anchors (and the anchor strategy): a tidy DataFrame with one row per
+    (seed, strategy, n_anchors, method). The test and training sets are fixed per seed; only the anchors
+    change, drawn from a pool of ``max(counts)`` samples."""
+    a = as_matrix(space_a, "space_a").cpu()
+    b = as_matrix(space_b, "space_b").cpu()
+    check_same_rows(a, b, "space_a and space_b")
+    y = _labels(labels, a.shape[0])
+    counts = sorted({int(c) for c in counts})
+    if counts[0] < 2:
+        raise AnchorIndexError("Every anchor count must be at least 2.")
+    rows = []
+    total, done = len(seeds) * len(strategies) * len(counts) * len(methods), 0
+    for seed in seeds:
+        pool, train, test = split_indices(y, n_anchors=counts[-1], test_size=test_size, seed=seed)
+        for strategy in strategies:
+            for count in counts:
+                anchors = _draw_anchors(a, y, pool, count, strategy, seed)
+                for method in methods:
+                    result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train,
+                                         test_idx=test, seed=seed)
+                    rows.append({**result.as_dict(), "seed": seed, "strategy": strategy})
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+    return pd.DataFrame(rows)
+
+
+def max_anchor_count(n_samples: int, test_size: int | float, min_train: int = 100) -> int:
+    """The most anchors the data allows once the test set and a training set of ``min_train`` are set aside."""
+    n_test = int(round(test_size * n_samples)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+    return max(2, n_samples - n_test - min_train)
+
+
+class Stitcher:
+    """A stitched classifier fitted once: anchors, method and a head on A; then fast predictions for B.
+
+    Example:
+        >>> stitcher = Stitcher("relative:cosine").fit(a, b, labels, anchor_idx=anchors, train_idx=train)
+        >>> stitcher.predict_proba(encoder_b.encode(["a new sentence"]))
+    """
+
+    def __init__(self, method: str = "relative:cosine", head: str = "logreg", seed: int = 0) -> None:
+        self.method, self.head, self.seed = method, head, seed
+
+    def fit(self, space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, anchor_idx: ArrayLike,
+            train_idx: ArrayLike) -> Stitcher:
+        a = as_matrix(space_a, "space_a").cpu()
+        b = as_matrix(space_b, "space_b").cpu()
+        check_same_rows(a, b, "space_a and space_b")
+        y = _labels(labels, a.shape[0])
+        anchors = as_indices(anchor_idx, a.shape[0], "anchor indices")
+        train = as_indices(train_idx, a.shape[0], "train indices")
+        _check_disjoint(anchors, train, torch.empty(0, dtype=torch.long))
+        if len(np.unique(y[train.numpy()])) < 2:
+            raise InvalidParameterError("The training samples hold a single class; a classifier needs at least two.")
+        self.map_ = SpaceMap(self.method).fit(a[anchors], b[anchors])
+        self.head_ = make_head(self.head, self.seed).fit(self.map_.a(a[train]).numpy(), y[train.numpy()])
+        self.classes_ = self.head_.classes_
+        self.anchor_idx_ = anchors
+        self.anchors_b_unit_ = unit_rows(b[anchors], "B anchors")
+        self.dim_b_ = b.shape[1]
+        return self
+
+    def _check(self, x: ArrayLike) -> torch.Tensor:
+        if not hasattr(self, "head_"):
+            raise NotFittedError("Stitcher is not fitted: call fit(...) first.")
+        if not torch.is_tensor(x):
+            x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        x = as_matrix(x[None] if x.ndim == 1 else x, "embeddings_b").cpu()  # one vector is one row
+        if x.shape[1] != self.dim_b_:
+            raise ShapeMismatchError(f"B embeddings have dimension {x.shape[1]}, the stitcher expects {self.dim_b_}.")
+        return x
+
+    def predict_proba(self, embeddings_b: ArrayLike) -> np.ndarray:
+        """``[M, C]`` class probabilities for B embeddings ``[M, Db]`` (columns follow ``classes_``)."""
+        x = self._check(embeddings_b)
+        return self.head_.predict_proba(self.map_.b(x).numpy())
+
+    def predict(self, embeddings_b: ArrayLike) -> np.ndarray:
+        return self.classes_[self.predict_proba(embeddings_b).argmax(1)]
+
+    def top_anchors(self, embedding_b: ArrayLike, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` anchors most similar (cosine, in B's space) to one B embedding: (sample indices, cosines)."""
+        x = self._check(embedding_b)
+        if x.shape[0] != 1:
+            raise ShapeMismatchError("top_anchors takes one embedding.")
+        k = max(1, min(int(k), len(self.anchor_idx_)))
+        sims = (unit_rows(x, "embedding_b") @ self.anchors_b_unit_.T)[0]
+        values, order = sims.topk(k)
+        return self.anchor_idx_[order].numpy(), values.numpy()
