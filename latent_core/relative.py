@@ -73,6 +73,49 @@ def sparsify(rel: torch.Tensor, topk: int | None = None, power: float | None = N
     return torch.where(norms > 0, out / norms.clamp_min(torch.finfo(out.dtype).tiny), out)
 
 
+def _prepare(anchors: torch.Tensor, projection: str, center: bool):
+    """Anchors as the projection needs them: (anchors, unit anchors or None, shift or None)."""
+    if anchors.shape[0] < 1:
+        raise InvalidParameterError("Need at least one anchor.")
+    # Euclidean distances are computed around the anchors' mean: the same numbers, better conditioned.
+    shift = anchors.mean(0, keepdim=True) if (center or projection == "euclidean") else None
+    if shift is not None:
+        anchors = anchors - shift
+    unit = unit_rows(anchors, "anchors") if projection in SIMILARITIES else None
+    return anchors, unit, shift
+
+
+def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size) -> torch.Tensor:
+    anchors, anchors_unit, shift = (t.to(x.device) if t is not None else None for t in prepared)
+    if anchors.shape[1] != x.shape[1]:
+        raise InvalidParameterError(
+            f"x has dimension {x.shape[1]} but anchors have {anchors.shape[1]}: anchors must be embedded by the "
+            "same encoder as x."
+        )
+    n, k = x.shape[0], anchors.shape[0]
+    if chunk_size is None:
+        chunk_size = max(1, _CHUNK_ELEMENTS // max(1, k * (x.shape[1] if projection in ("l1", "linf") else 1)))
+    if chunk_size < 1:
+        raise InvalidParameterError(f"chunk_size must be positive, got {chunk_size}.")
+    out = torch.empty(n, k, dtype=torch.float32, device=x.device)
+    for start in range(0, n, chunk_size):
+        rows = x[start : start + chunk_size]
+        if shift is not None:
+            rows = rows - shift
+        block = _block(rows, anchors, anchors_unit, projection)
+        if topk is not None or power is not None:
+            block = sparsify(block, topk, power)
+        out[start : start + chunk_size] = block
+    return out
+
+
+def _check_sparsify(projection: str, topk, power) -> None:
+    if (topk is not None or power is not None) and projection not in SIMILARITIES:
+        raise InvalidParameterError(
+            f"topk/power sparsify similarities; {projection!r} is a distance. Use 'cosine' or 'angular'."
+        )
+
+
 def relative_projection(
     x: ArrayLike,
     anchors: ArrayLike,
@@ -101,38 +144,10 @@ def relative_projection(
         ShapeMismatchError, NonFiniteError, ZeroVectorError (cosine/angular), InvalidParameterError.
     """
     projection = _check_projection(projection)
+    _check_sparsify(projection, topk, power)
     x = as_matrix(x, "x")
     anchors = as_matrix(anchors, "anchors", device=x.device)
-    if anchors.shape[1] != x.shape[1]:
-        raise InvalidParameterError(
-            f"x has dimension {x.shape[1]} but anchors have {anchors.shape[1]}: anchors must be embedded by the "
-            "same encoder as x."
-        )
-    if anchors.shape[0] < 1:
-        raise InvalidParameterError("Need at least one anchor.")
-    if (topk is not None or power is not None) and projection not in SIMILARITIES:
-        raise InvalidParameterError(
-            f"topk/power sparsify similarities; {projection!r} is a distance. Use 'cosine' or 'angular'."
-        )
-    shift = anchors.mean(0, keepdim=True) if (center or projection == "euclidean") else None
-    if shift is not None:
-        anchors = anchors - shift
-    anchors_unit = unit_rows(anchors, "anchors") if projection in SIMILARITIES else None
-    n, k = x.shape[0], anchors.shape[0]
-    if chunk_size is None:
-        chunk_size = max(1, _CHUNK_ELEMENTS // max(1, k * (x.shape[1] if projection in ("l1", "linf") else 1)))
-    if chunk_size < 1:
-        raise InvalidParameterError(f"chunk_size must be positive, got {chunk_size}.")
-    out = torch.empty(n, k, dtype=torch.float32, device=x.device)
-    for start in range(0, n, chunk_size):
-        rows = x[start : start + chunk_size]
-        if shift is not None:
-            rows = rows - shift
-        block = _block(rows, anchors, anchors_unit, projection)
-        if topk is not None or power is not None:
-            block = sparsify(block, topk, power)
-        out[start : start + chunk_size] = block
-    return out
+    return _project(x, _prepare(anchors, projection, center), projection, topk, power, chunk_size)
 
 
 def product_projection(
@@ -172,19 +187,15 @@ class RelativeProjection:
 
     def fit(self, anchors: ArrayLike) -> RelativeProjection:
         _check_projection(self.projection)
-        anchors = as_matrix(anchors, "anchors")
-        if anchors.shape[0] < 1:
-            raise InvalidParameterError("Need at least one anchor.")
-        if self.projection in SIMILARITIES:
-            unit_rows(anchors - anchors.mean(0) if self.center else anchors, "anchors")
-        self.anchors_ = anchors
+        _check_sparsify(self.projection, self.topk, self.power)
+        self.anchors_ = as_matrix(anchors, "anchors")
+        self._prepared = _prepare(self.anchors_, self.projection, self.center)  # validated once, reused
         return self
 
     def transform(self, x: ArrayLike) -> torch.Tensor:
         if not hasattr(self, "anchors_"):
             raise NotFittedError("RelativeProjection is not fitted: call fit(anchors) first.")
-        return relative_projection(x, self.anchors_, self.projection, center=self.center, topk=self.topk,
-                                   power=self.power, chunk_size=self.chunk_size)
+        return _project(as_matrix(x, "x"), self._prepared, self.projection, self.topk, self.power, self.chunk_size)
 
     def fit_transform(self, anchors: ArrayLike, x: ArrayLike | None = None) -> torch.Tensor:
         """Fit on ``anchors`` and transform ``x`` (the anchors themselves when ``x`` is None)."""

@@ -247,7 +247,8 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
                  seeds: Sequence[int] = (0,), head: str = "logreg", progress=None) -> pd.DataFrame:
     """Accuracy against the number of anchors (and the anchor strategy): a tidy DataFrame with one row per
     (seed, strategy, n_anchors, method). The test and training sets are fixed per seed; only the anchors
-    change, drawn from a pool of ``max(counts)`` samples."""
+    change, drawn from a pool of ``max(counts)`` samples. Counts a strategy cannot reach (stratified with
+    too few samples of a class in the pool) are left out of that strategy's curve."""
     a = as_matrix(space_a, "space_a").cpu()
     b = as_matrix(space_b, "space_b").cpu()
     check_same_rows(a, b, "space_a and space_b")
@@ -261,7 +262,11 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
         pool, train, test = split_indices(y, n_anchors=counts[-1], test_size=test_size, seed=seed)
         for strategy in strategies:
             for count in counts:
-                anchors = _draw_anchors(a, y, pool, count, strategy, seed)
+                try:
+                    anchors = _draw_anchors(a, y, pool, count, strategy, seed)
+                except AnchorIndexError:  # e.g. stratified: a class has too few samples; the curve ends here
+                    done += len(methods)
+                    continue
                 for method in methods:
                     result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train,
                                          test_idx=test, seed=seed)

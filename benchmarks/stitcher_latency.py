@@ -1,0 +1,54 @@
+"""Live-prediction latency: one new sentence through encoder B, then a fitted Stitcher (relative and
+Procrustes), on the default scenario (MiniLM -> MPNet on BBC, 300 anchors). Medians of repeated calls.
+
+Usage: python benchmarks/stitcher_latency.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+
+def median_ms(call, repeat: int = 50) -> float:
+    call()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", message="The anchors are rank deficient")
+    from latent_core.config import DEFAULT_SCENARIO
+    from latent_core.data import load_dataset
+    from latent_core.embed import embed_dataset
+    from latent_core.encoders import get_encoder
+    from latent_core.stitching import Stitcher, split_indices
+
+    data = load_dataset(DEFAULT_SCENARIO.dataset)
+    enc_a, enc_b = get_encoder(DEFAULT_SCENARIO.encoder_a), get_encoder(DEFAULT_SCENARIO.encoder_b)
+    a, b = embed_dataset(enc_a, data), embed_dataset(enc_b, data)
+    pool, train, _ = split_indices(data.labels, n_anchors=300, test_size=900, seed=0)
+    sentence = "The central bank raised interest rates again as inflation worries grew."
+    encode_ms = median_ms(lambda: enc_b.encode([sentence]), repeat=20)
+    print(f"encode one sentence with B ({DEFAULT_SCENARIO.encoder_b}): {encode_ms:.1f} ms")
+    embedding = enc_b.encode([sentence])
+    for method in ("relative:cosine", "translate:procrustes"):
+        start = time.perf_counter()
+        stitcher = Stitcher(method).fit(a, b, data.labels, anchor_idx=pool, train_idx=train)
+        fit_s = time.perf_counter() - start
+        predict_ms = median_ms(lambda: stitcher.predict_proba(embedding))
+        anchors_ms = median_ms(lambda: stitcher.top_anchors(embedding, 5))
+        label = data.label_names[int(np.argmax(stitcher.predict_proba(embedding)))]
+        print(f"{method:22s} fit {fit_s:.1f} s; predict_proba {predict_ms:.2f} ms; top_anchors {anchors_ms:.2f} ms; "
+              f"predicted '{label}'")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Writing a scenario's outputs: results.csv, sweep.csv, a markdown table shaped like the papers'
+stitching tables, and accuracy-vs-anchors plots (interactive HTML and static PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from latent_core.experiments.run import ExperimentResults
+
+TABLE_COLUMNS = {  # method -> column of the papers' tables
+    "absolute": "absolute",
+    "relative:cosine": "relative",
+    "translate:procrustes": "ortho",
+    "translate:linear": "linear",
+    "translate:affine": "affine",
+    "translate:lortho": "l-ortho",
+    "translate:inverse_relative": "inverse-relative",
+    "inverse_relative": "inverse-relative",
+}
+
+
+def short(spec: str) -> str:
+    return spec.split("/")[-1].split(":")[-1] if spec.startswith(("st:", "file:")) else spec.split(":", 1)[-1]
+
+
+def _cell(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}" if len(values) > 1 else f"{values.mean():.3f}"
+
+
+def stitching_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows: dataset and encoder pair; columns: no-stitch, then one per method (mean ± std over seeds)."""
+    rows = []
+    for (dataset, spec_a, spec_b), group in results.groupby(["dataset", "encoder_a", "encoder_b"], sort=False):
+        row = {"dataset": dataset, "A → B": f"{short(spec_a)} → {short(spec_b)}"}
+        absolute = group[group.method == "absolute"]
+        reference = absolute if len(absolute) else group
+        row["no-stitch"] = _cell(reference.groupby("seed").a_accuracy.first())
+        for method, column in TABLE_COLUMNS.items():
+            chosen = group[group.method == method]
+            if len(chosen):
+                row[column] = _cell(chosen.accuracy)
+        for method in group.method.unique():
+            if method not in TABLE_COLUMNS:
+                row[method] = _cell(group[group.method == method].accuracy)
+        row["chance"] = f"{group.chance.mean():.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def crossmodal_table(results: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
+    frame = sweep if len(sweep) else results
+    table = frame.groupby(["n_anchors", "method"], sort=True).accuracy.agg(["mean", "std"]).reset_index()
+    wide = table.pivot(index="n_anchors", columns="method", values="mean").reset_index()
+    wide.columns.name = None
+    chance = frame.groupby("n_anchors").chance.mean().reset_index(drop=True)
+    return wide.assign(chance=chance.values).rename(columns={"n_anchors": "pairs"})
+
+
+def _markdown(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    divider = "|" + "|".join("---" for _ in frame.columns) + "|"
+    lines = [header, divider]
+    for _, row in frame.iterrows():
+        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_sweep(sweep: pd.DataFrame, title: str, html_path: Path, png_path: Path) -> None:
+    """Accuracy against the number of anchors: one panel per anchor strategy, one line per method."""
+    import plotly.express as px
+
+    mean = sweep.groupby(["strategy", "method", "n_anchors"], sort=False).accuracy.mean().reset_index()
+    figure = px.line(mean, x="n_anchors", y="accuracy", color="method", facet_col="strategy", markers=True,
+                     log_x=True, title=title, range_y=[0, 1])
+    no_stitch = None
+    if "a_accuracy" in sweep:  # the absolute head on A's own test set
+        absolute = sweep[sweep.method == "absolute"]
+        no_stitch = (absolute if len(absolute) else sweep).a_accuracy.mean()
+    if no_stitch is not None and pd.notna(no_stitch):
+        figure.add_hline(y=float(no_stitch), line_dash="dot", annotation_text="no-stitch (A on A)")
+    figure.write_html(str(html_path), include_plotlyjs="cdn")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    strategies = list(mean.strategy.unique())
+    fig, axes = plt.subplots(1, len(strategies), figsize=(4.5 * len(strategies), 3.8), sharey=True, squeeze=False)
+    for axis, strategy in zip(axes[0], strategies):
+        part = mean[mean.strategy == strategy]
+        for method in part.method.unique():
+            line = part[part.method == method]
+            axis.plot(line.n_anchors, line.accuracy, marker="o", label=method)
+        if no_stitch is not None and pd.notna(no_stitch):
+            axis.axhline(float(no_stitch), linestyle=":", color="grey", label="no-stitch")
+        axis.set_xscale("log")
+        axis.set_xticks(sorted(part.n_anchors.unique()))
+        axis.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.set_ylim(0, 1)
+        axis.set_title(strategy)
+        axis.set_xlabel("anchors")
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Path]:
+    """Write every output file of a run into ``out``; returns their paths by name."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    scenario = experiment.scenario
+    paths = {"results": out / "results.csv", "table": out / "table.md"}
+    experiment.results.to_csv(paths["results"], index=False)
+    if scenario.kind == "stitching":
+        table = stitching_table(experiment.results)
+        intro = (f"Zero-shot stitching accuracy, {scenario.name}: head trained on A, tested on B "
+                 f"({scenario.n_anchors} anchors, {scenario.head} head, mean ± std over seeds {scenario.seeds}).")
+    elif scenario.kind == "asif":
+        table = crossmodal_table(experiment.results, experiment.sweep)
+        intro = (f"Zero-shot image classification from captions (ASIF, top-{scenario.topk}, power {scenario.power}) "
+                 f"vs a k-NN on the anchor images' labels, by number of image/caption pairs; mean over seeds "
+                 f"{scenario.seeds}.")
+    else:
+        table = experiment.results.groupby("method").accuracy.mean().reset_index()
+        intro = f"CLIP zero-shot, {scenario.name}."
+    paths["table"].write_text(f"{intro}\n\n{_markdown(table)}\n")
+    if len(experiment.sweep):
+        paths["sweep"] = out / "sweep.csv"
+        experiment.sweep.to_csv(paths["sweep"], index=False)
+        groups = (experiment.sweep.groupby(["encoder_a", "encoder_b"], sort=False) if scenario.kind == "stitching"
+                  else [((scenario.image_encoder, scenario.text_encoder), experiment.sweep.assign(strategy="random"))])
+        for number, ((spec_a, spec_b), part) in enumerate(groups):
+            stem = f"accuracy_vs_anchors_{number}"
+            paths[f"{stem}.html"], paths[f"{stem}.png"] = out / f"{stem}.html", out / f"{stem}.png"
+            plot_sweep(part, f"{scenario.name}: {short(spec_a)} → {short(spec_b)}", paths[f"{stem}.html"],
+                       paths[f"{stem}.png"])
+    return paths

@@ -1,0 +1,113 @@
+"""The experiments CLI and runners on reduced scenarios (the same code as the full offline runs)."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from latent_core.data.images import fashion_mnist_available
+from latent_core.errors import ConfigError
+from latent_core.experiments import BUILTIN, load_scenario, run, write_report
+from latent_core.experiments.scenarios import MINILM
+from tests.conftest import ROOT, require
+
+QUICK_TOML = """
+name = "quick-text"
+dataset = "bbc"
+test_size = 900
+n_anchors = 300
+seeds = [0]
+pairs = [["st:sentence-transformers/all-MiniLM-L6-v2", "st:sentence-transformers/all-mpnet-base-v2"],
+         ["st:sentence-transformers/all-mpnet-base-v2", "st:sentence-transformers/all-MiniLM-L6-v2"]]
+sweep_pairs = 1
+sweep_counts = [10, 100, 300]
+sweep_strategies = ["random", "kmeans"]
+"""
+
+def test_builtin_scenarios_and_files(tmp_path):
+    assert set(BUILTIN) == {"text-bbc", "image-fashion", "crossmodal-asif"}
+    text = load_scenario("text-bbc")
+    assert [MINILM, "st:sentence-transformers/all-mpnet-base-v2"] in text.pairs and text.test_size >= 900
+    (tmp_path / "s.toml").write_text(QUICK_TOML)
+    assert load_scenario(str(tmp_path / "s.toml")).n_anchors == 300
+    (tmp_path / "s.yaml").write_text("kind: asif\ndataset: captions:digits\nn_anchors: 50\n")
+    assert load_scenario(str(tmp_path / "s.yaml")).name == "s"
+    (tmp_path / "bad.toml").write_text('name = "x"\nanchors = 5\n')
+    with pytest.raises(ConfigError, match="Unknown settings.*anchors"):
+        load_scenario(str(tmp_path / "bad.toml"))
+    (tmp_path / "broken.toml").write_text("name = [")
+    with pytest.raises(ConfigError, match="Could not parse"):
+        load_scenario(str(tmp_path / "broken.toml"))
+    with pytest.raises(ConfigError, match="No scenario"):
+        load_scenario("text-imdb")
+    with pytest.raises(ConfigError, match="needs 'pairs'"):
+        (tmp_path / "nopairs.toml").write_text('name = "x"\n')
+        load_scenario(str(tmp_path / "nopairs.toml"))
+
+
+@pytest.mark.slow
+def test_cli_runs_a_text_scenario_and_writes_its_report(tmp_path):
+    (tmp_path / "quick.toml").write_text(QUICK_TOML)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "latent_core.experiments", "run", str(tmp_path / "quick.toml"),
+                           "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = {p.name for p in out.iterdir()}
+    assert {"results.csv", "table.md", "sweep.csv", "accuracy_vs_anchors_0.png", "accuracy_vs_anchors_0.html"} <= names
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 2 * 1 * 7  # pairs x seeds x methods
+    summary = results.groupby("method")[["accuracy", "a_accuracy"]].mean()
+    chance = results.chance.mean()
+    # the real MiniLM <-> MPNet pair on all of BBC (bundled embeddings): the published pattern
+    assert abs(summary.accuracy["absolute"] - chance) < 0.1  # absolute stitching collapses
+    assert summary.accuracy["relative:cosine"] > 0.9 * summary.a_accuracy["relative:cosine"]  # relative recovers
+    assert summary.accuracy["translate:procrustes"] > 0.9 * summary.a_accuracy["absolute"]
+    table = (out / "table.md").read_text()
+    for column in ("no-stitch", "absolute", "relative", "ortho", "linear", "affine", "l-ortho", "inverse-relative"):
+        assert f"| {column} " in table or f" {column} |" in table
+    sweep = pd.read_csv(out / "sweep.csv")
+    assert set(sweep.strategy) == {"random", "kmeans"} and set(sweep.n_anchors) == {10, 100, 300}
+    assert (out / "accuracy_vs_anchors_0.png").stat().st_size > 10_000
+
+
+def test_cli_reports_bad_scenarios_without_a_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "latent_core.experiments", "run", "nope", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "error: No scenario 'nope'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_image_scenario_reduced():
+    require(fashion_mnist_available(), "Fashion-MNIST needs: apt-get install dataset-fashion-mnist")
+    scenario = load_scenario("image-fashion").reduced(n_samples=300, test_size=100, n_anchors=80, seeds=[0])
+    scenario = dataclasses.replace(scenario, sweep_pairs=0, methods=["absolute", "relative:cosine",
+                                                                     "translate:procrustes"])
+    results = run(scenario, verbose=False).results.set_index("method")
+    assert abs(results.loc["absolute"].accuracy.mean() - results.chance.mean()) < 0.15
+    assert results.loc["relative:cosine"].accuracy.mean() > 0.45
+
+
+@pytest.mark.slow
+def test_asif_scenario_reduced(tmp_path):
+    source = "captions:fashion-mnist" if fashion_mnist_available() else "captions:digits"
+    scenario = dataclasses.replace(load_scenario("crossmodal-asif"), dataset=source, n_samples=300, test_size=100,
+                                   n_anchors=150, seeds=[0], sweep_counts=[25, 150])
+    experiment = run(scenario, verbose=False)
+    accuracy = experiment.results.set_index("method").accuracy
+    assert accuracy["asif"] > 0.35 and accuracy["anchor-knn"] > 0.35  # chance is about 0.1
+    assert set(experiment.sweep.n_anchors) == {25, 150}
+    paths = write_report(experiment, tmp_path)
+    assert "| pairs |" in paths["table"].read_text() and paths["accuracy_vs_anchors_0.png"].exists()
+
+
+@pytest.mark.slow
+def test_clip_scenario_code_path_offline():
+    scenario = dataclasses.replace(
+        load_scenario("crossmodal-asif"), kind="clip", dataset="digits", n_samples=80, test_size=30, n_anchors=40,
+        seeds=[0], image_encoder="clip:ViT-B-32/none:image", text_encoder="clip:ViT-B-32/none:text",
+        stitched_image_encoder="effnet:lite0")
+    results = run(scenario, verbose=False).results
+    assert set(results.method) == {"clip-zero-shot", "stitched-linear"}
+    assert results.accuracy.between(0, 1).all()
