@@ -115,6 +115,20 @@ def _labels(labels: ArrayLike, n: int) -> np.ndarray:
     return array
 
 
+def _paired(space_a: ArrayLike, space_b: ArrayLike,
+            labels: ArrayLike) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Validated CPU tensors of the two spaces and the labels as a numpy array."""
+    a = as_matrix(space_a, "space_a").cpu()
+    b = as_matrix(space_b, "space_b").cpu()
+    check_same_rows(a, b, "space_a and space_b")
+    return a, b, _labels(labels, a.shape[0])
+
+
+def _test_count(test_size: int | float, n_samples: int) -> int:
+    """``test_size`` as a count: a float below 1 is a fraction of the samples."""
+    return int(round(test_size * n_samples)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+
+
 def _check_disjoint(anchor_idx: torch.Tensor, train_idx: torch.Tensor, test_idx: torch.Tensor) -> None:
     sets = {"anchors": set(anchor_idx.tolist()), "train": set(train_idx.tolist()), "test": set(test_idx.tolist())}
     for first, second in (("anchors", "train"), ("anchors", "test"), ("train", "test")):
@@ -152,11 +166,8 @@ def stitch_eval(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, an
     Raises:
         ShapeMismatchError, AnchorIndexError (overlapping or bad indices), InvalidParameterError (one class).
     """
-    a = as_matrix(space_a, "space_a").cpu()
-    b = as_matrix(space_b, "space_b").cpu()
-    check_same_rows(a, b, "space_a and space_b")
+    a, b, y = _paired(space_a, space_b, labels)
     n = a.shape[0]
-    y = _labels(labels, n)
     anchors = as_indices(anchor_idx, n, "anchor indices")
     train = as_indices(train_idx, n, "train indices", min_count=2)
     test = as_indices(test_idx, n, "test indices", min_count=1)
@@ -184,7 +195,7 @@ def split_indices(labels: np.ndarray, *, n_anchors: int, test_size: int | float,
     from latent_core.data.base import stratified_indices
 
     n = len(labels)
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+    n_test = _test_count(test_size, n)
     pool_size = anchor_pool or n_anchors
     if n_test < 1 or n_test + pool_size + 2 > n:
         raise InvalidParameterError(
@@ -202,6 +213,27 @@ def _draw_anchors(space_a: torch.Tensor, labels: np.ndarray, pool: np.ndarray, n
     return pool[local.numpy()]
 
 
+def _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick) -> list[dict]:
+    rows = []
+    for method in methods:
+        result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train, test_idx=test,
+                             seed=seed)
+        rows.append({**result.as_dict(), "seed": seed, "strategy": strategy})
+        tick()
+    return rows
+
+
+def _ticker(total: int, progress):
+    state = {"done": 0}
+
+    def tick(count: int = 1) -> None:
+        state["done"] += count
+        if progress is not None:
+            progress(state["done"], total)
+
+    return tick
+
+
 def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *,
                      methods: Sequence[str] = DEFAULT_METHODS, n_anchors: int = 300, strategy: str = "random",
                      test_size: int | float = 0.4, seeds: Sequence[int] = (0, 1, 2), head: str = "logreg",
@@ -212,24 +244,15 @@ def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, 
         One row per (seed, method) with the :class:`StitchResult` fields plus ``seed`` and ``strategy``.
         Use :func:`summarize` for mean and std per method.
     """
-    a = as_matrix(space_a, "space_a").cpu()
-    b = as_matrix(space_b, "space_b").cpu()
-    check_same_rows(a, b, "space_a and space_b")
-    y = _labels(labels, a.shape[0])
+    a, b, y = _paired(space_a, space_b, labels)
     for method in methods:
         parse_method(method)
     rows = []
-    total, done = len(seeds) * len(methods), 0
+    tick = _ticker(len(seeds) * len(methods), progress)
     for seed in seeds:
         pool, train, test = split_indices(y, n_anchors=n_anchors, test_size=test_size, seed=seed)
         anchors = _draw_anchors(a, y, pool, n_anchors, strategy, seed)
-        for method in methods:
-            result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train,
-                                 test_idx=test, seed=seed)
-            rows.append({**result.as_dict(), "seed": seed, "strategy": strategy})
-            done += 1
-            if progress is not None:
-                progress(done, total)
+        rows += _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick)
     return pd.DataFrame(rows)
 
 
@@ -249,15 +272,12 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
     (seed, strategy, n_anchors, method). The test and training sets are fixed per seed; only the anchors
     change, drawn from a pool of ``max(counts)`` samples. Counts a strategy cannot reach (stratified with
     too few samples of a class in the pool) are left out of that strategy's curve."""
-    a = as_matrix(space_a, "space_a").cpu()
-    b = as_matrix(space_b, "space_b").cpu()
-    check_same_rows(a, b, "space_a and space_b")
-    y = _labels(labels, a.shape[0])
+    a, b, y = _paired(space_a, space_b, labels)
     counts = sorted({int(c) for c in counts})
     if counts[0] < 2:
         raise AnchorIndexError("Every anchor count must be at least 2.")
     rows = []
-    total, done = len(seeds) * len(strategies) * len(counts) * len(methods), 0
+    tick = _ticker(len(seeds) * len(strategies) * len(counts) * len(methods), progress)
     for seed in seeds:
         pool, train, test = split_indices(y, n_anchors=counts[-1], test_size=test_size, seed=seed)
         for strategy in strategies:
@@ -265,22 +285,15 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
                 try:
                     anchors = _draw_anchors(a, y, pool, count, strategy, seed)
                 except AnchorIndexError:  # e.g. stratified: a class has too few samples; the curve ends here
-                    done += len(methods)
+                    tick(len(methods))
                     continue
-                for method in methods:
-                    result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train,
-                                         test_idx=test, seed=seed)
-                    rows.append({**result.as_dict(), "seed": seed, "strategy": strategy})
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
+                rows += _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick)
     return pd.DataFrame(rows)
 
 
 def max_anchor_count(n_samples: int, test_size: int | float, min_train: int = 100) -> int:
     """The most anchors the data allows once the test set and a training set of ``min_train`` are set aside."""
-    n_test = int(round(test_size * n_samples)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
-    return max(2, n_samples - n_test - min_train)
+    return max(2, n_samples - _test_count(test_size, n_samples) - min_train)
 
 
 class Stitcher:
@@ -296,10 +309,7 @@ class Stitcher:
 
     def fit(self, space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, anchor_idx: ArrayLike,
             train_idx: ArrayLike) -> Stitcher:
-        a = as_matrix(space_a, "space_a").cpu()
-        b = as_matrix(space_b, "space_b").cpu()
-        check_same_rows(a, b, "space_a and space_b")
-        y = _labels(labels, a.shape[0])
+        a, b, y = _paired(space_a, space_b, labels)
         anchors = as_indices(anchor_idx, a.shape[0], "anchor indices")
         train = as_indices(train_idx, a.shape[0], "train indices")
         _check_disjoint(anchors, train, torch.empty(0, dtype=torch.long))
