@@ -4,6 +4,8 @@ Methods (how B's vectors reach the head's space):
     absolute            B as is (zero-padded or cropped to A's dimension): the baseline that collapses.
     relative:<proj>     the head is trained on A's relative space and applied to B's relative space, each
                         relative to the same anchor samples (``<proj>`` in ``latent_core.relative.PROJECTIONS``).
+                        ``relative:<proj>+center`` centres each space on its anchors' mean first: the fix
+                        for anisotropic encoders whose cosines all crowd near one value (E5, GloVe).
     translate:<name>    B translated into A by a translator fitted on the anchors (``procrustes``, ``linear``,
                         ``affine``, ``lortho``, ``inverse_relative``); the head is trained on A's absolute space.
     inverse_relative    alias of ``translate:inverse_relative``.
@@ -27,23 +29,27 @@ from latent_core.relative import PROJECTIONS, RelativeProjection
 from latent_core.translate import TRANSLATORS, get_translator
 from latent_core.validation import ArrayLike, as_indices, as_matrix, check_same_rows, unit_rows
 
-DEFAULT_METHODS = ("absolute", "relative:cosine", "translate:procrustes", "translate:linear", "translate:affine",
-                   "translate:lortho", "translate:inverse_relative")
+DEFAULT_METHODS = ("absolute", "relative:cosine", "relative:cosine+center", "translate:procrustes",
+                   "translate:linear", "translate:affine", "translate:lortho", "translate:inverse_relative")
+
+
+CENTER_SUFFIX = "+center"
 
 
 def parse_method(method: str) -> tuple[str, str | None]:
-    """``"relative:cosine"`` -> ``("relative", "cosine")``; validates the name."""
+    """``"relative:cosine"`` -> ``("relative", "cosine")``; validates the name. A relative method may end in
+    ``+center`` (``"relative:cosine+center"``): each space is centred on its anchors' mean first."""
     if method == "inverse_relative":
         return "translate", "inverse_relative"
     kind, _, arg = method.partition(":")
     if kind == "absolute" and not arg:
         return "absolute", None
-    if kind == "relative" and (arg or "cosine") in PROJECTIONS:
+    if kind == "relative" and (arg or "cosine").removesuffix(CENTER_SUFFIX) in PROJECTIONS:
         return "relative", arg or "cosine"
     if kind == "translate" and arg in TRANSLATORS:
         return "translate", arg
     raise InvalidParameterError(
-        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(PROJECTIONS)}>', "
+        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(PROJECTIONS)}>[+center]', "
         f"'translate:<{'|'.join(TRANSLATORS)}>' or 'inverse_relative'."
     )
 
@@ -64,8 +70,9 @@ class SpaceMap:
     def fit(self, anchors_a: torch.Tensor, anchors_b: torch.Tensor) -> SpaceMap:
         self.dim_a_ = anchors_a.shape[1]
         if self.kind == "relative":
-            self.rel_a_ = RelativeProjection(self.arg).fit(anchors_a)
-            self.rel_b_ = RelativeProjection(self.arg).fit(anchors_b)
+            projection, center = self.arg.removesuffix(CENTER_SUFFIX), self.arg.endswith(CENTER_SUFFIX)
+            self.rel_a_ = RelativeProjection(projection, center=center).fit(anchors_a)
+            self.rel_b_ = RelativeProjection(projection, center=center).fit(anchors_b)
         elif self.kind == "translate":
             self.translator_ = get_translator(self.arg).fit(anchors_b, anchors_a)
         self.fitted_ = True

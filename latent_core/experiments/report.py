@@ -12,6 +12,7 @@ from latent_core.experiments.run import ExperimentResults
 TABLE_COLUMNS = {  # method -> column of the papers' tables
     "absolute": "absolute",
     "relative:cosine": "relative",
+    "relative:cosine+center": "relative (centred)",
     "translate:procrustes": "ortho",
     "translate:linear": "linear",
     "translate:affine": "affine",

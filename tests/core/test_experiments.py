@@ -57,7 +57,7 @@ def test_cli_runs_a_text_scenario_and_writes_its_report(tmp_path):
     names = {p.name for p in out.iterdir()}
     assert {"results.csv", "table.md", "sweep.csv", "accuracy_vs_anchors_0.png", "accuracy_vs_anchors_0.html"} <= names
     results = pd.read_csv(out / "results.csv")
-    assert len(results) == 2 * 1 * 7  # pairs x seeds x methods
+    assert len(results) == 2 * 1 * 8  # pairs x seeds x methods
     summary = results.groupby("method")[["accuracy", "a_accuracy"]].mean()
     chance = results.chance.mean()
     # the real MiniLM <-> MPNet pair on all of BBC (bundled embeddings): the published pattern
@@ -65,7 +65,8 @@ def test_cli_runs_a_text_scenario_and_writes_its_report(tmp_path):
     assert summary.accuracy["relative:cosine"] > 0.9 * summary.a_accuracy["relative:cosine"]  # relative recovers
     assert summary.accuracy["translate:procrustes"] > 0.9 * summary.a_accuracy["absolute"]
     table = (out / "table.md").read_text()
-    for column in ("no-stitch", "absolute", "relative", "ortho", "linear", "affine", "l-ortho", "inverse-relative"):
+    for column in ("no-stitch", "absolute", "relative", "relative (centred)", "ortho", "linear", "affine", "l-ortho",
+                   "inverse-relative"):
         assert f"| {column} " in table or f" {column} |" in table
     sweep = pd.read_csv(out / "sweep.csv")
     assert set(sweep.strategy) == {"random", "kmeans"} and set(sweep.n_anchors) == {10, 100, 300}

@@ -56,6 +56,16 @@ def test_relative_cosine_is_exactly_invariant_without_noise():
     assert result.accuracy == result.a_accuracy
 
 
+def test_centred_relative_survives_a_shift_that_breaks_plain_cosine(split):
+    a, b, labels, anchors, train, test = split
+    shifted = b + 40.0  # an anisotropic space: every cosine crowds near 1
+    plain = stitch_eval(a, shifted, labels, anchor_idx=anchors, method="relative:cosine", train_idx=train,
+                        test_idx=test)
+    centred = stitch_eval(a, shifted, labels, anchor_idx=anchors, method="relative:cosine+center",
+                          train_idx=train, test_idx=test)
+    assert centred.accuracy > 0.9 and centred.accuracy > plain.accuracy + 0.2
+
+
 def test_absolute_stitching_collapses_to_chance(split):
     a, b, labels, anchors, train, test = split
     result = stitch_eval(a, b, labels, anchor_idx=anchors, method="absolute", train_idx=train, test_idx=test)
