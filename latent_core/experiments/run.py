@@ -52,7 +52,8 @@ def sweep_counts(scenario: ExperimentScenario, n_samples: int) -> list[int]:
     if scenario.sweep_counts:
         return sorted(scenario.sweep_counts)
     limit = max_anchor_count(n_samples, scenario.test_size)
-    return [c for c in SWEEP_LADDER if c <= limit] + ([limit] if limit not in SWEEP_LADDER else [])
+    counts = [c for c in SWEEP_LADDER if c <= limit]
+    return counts + ([limit] if limit > 1.25 * counts[-1] else [])  # the data's maximum, unless crowded
 
 
 def run_stitching(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
