@@ -11,6 +11,8 @@ Every translator follows the same recipe::
 
 Maps, on scaled anchors S (source) and T (target), ``S @ W ~ T``:
     Procrustes          W = U V^T from the SVD of S^T T (orthogonal; both sides padded to max(Ds, Dt)).
+                        With fewer anchors than dimensions only the singular directions the anchors
+                        determine are kept (a partial isometry): the others would be rotated at random.
     LinearTranslator    W = argmin ||S W - T||  (least squares).
     AffineTranslator    [W; b] = argmin ||[S 1] [W; b] - T||.
     LOrthoTranslator    least squares, then the orthogonal matrix nearest to W (U V^T of its SVD).
@@ -70,16 +72,29 @@ def _pad(x: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.nn.functional.pad(x, (0, dim - x.shape[1])) if x.shape[1] < dim else x
 
 
+def _polar_factor(matrix: torch.Tensor) -> torch.Tensor:
+    """``U V^T`` over the singular directions with non-zero singular values (all of them at full rank).
+
+    At full rank this is the orthogonal polar factor. When ``matrix`` is rank deficient (fewer anchors
+    than dimensions) the remaining singular vectors are arbitrary, and ``U V^T`` would rotate the
+    directions the anchors leave undetermined at random; dropping them gives the partial isometry
+    ``U_r V_r^T``, orthogonal on the subspace the anchors determine and zero elsewhere.
+    """
+    u, s, vt = torch.linalg.svd(matrix, full_matrices=False)
+    keep = s > s.max() * max(matrix.shape) * torch.finfo(matrix.dtype).eps
+    return u[:, keep] @ vt[keep]
+
+
 def procrustes_fit(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Orthogonal ``R`` minimising ``||source @ R - target||_F`` (same dimension): ``U V^T``, SVD of ``S^T T``."""
-    u, _, vt = torch.linalg.svd(source.T @ target, full_matrices=False)
-    return u @ vt
+    """``R`` minimising ``||source @ R - target||_F`` over orthogonal matrices (same dimension): ``U V^T`` from
+    the SVD of ``S^T T``; with rank-deficient anchors, the partial isometry of :func:`_polar_factor`."""
+    return _polar_factor(source.T @ target)
 
 
 def nearest_orthogonal(matrix: torch.Tensor) -> torch.Tensor:
-    """The orthogonal matrix nearest to a square ``matrix`` in Frobenius norm (``U V^T`` of its SVD)."""
-    u, _, vt = torch.linalg.svd(matrix, full_matrices=False)
-    return u @ vt
+    """The orthogonal matrix nearest to a square ``matrix`` in Frobenius norm (``U V^T`` of its SVD); for a
+    rank-deficient ``matrix``, the partial isometry of :func:`_polar_factor`."""
+    return _polar_factor(matrix)
 
 
 def lstsq_fit(design: torch.Tensor, target: torch.Tensor, ridge: float = 1e-4, what: str = "anchors") -> torch.Tensor:

@@ -63,7 +63,7 @@ def _markdown(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     divider = "|" + "|".join("---" for _ in frame.columns) + "|"
     lines = [header, divider]
-    for _, row in frame.iterrows():
+    for row in frame.itertuples(index=False):  # keeps each column's dtype (iterrows would make ints floats)
         cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -74,6 +74,8 @@ def plot_sweep(sweep: pd.DataFrame, title: str, html_path: Path, png_path: Path)
     import plotly.express as px
 
     mean = sweep.groupby(["strategy", "method", "n_anchors"], sort=False).accuracy.mean().reset_index()
+    if "n_train" in sweep:  # the sweep's training set is fixed: what is left after the test set and anchor pool
+        title = f"{title} (train {int(sweep.n_train.iloc[0])}, test {int(sweep.n_test.iloc[0])})"
     figure = px.line(mean, x="n_anchors", y="accuracy", color="method", facet_col="strategy", markers=True,
                      log_x=True, title=title, range_y=[0, 1])
     no_stitch = None

@@ -167,3 +167,21 @@ def test_errors():
     with pytest.raises(InvalidParameterError, match="scaling"):
         Procrustes(scaling="minmax").fit(x, x)
     assert isinstance(get_translator("lortho", scaling=None), LOrthoTranslator)
+
+
+def test_few_anchors_give_a_deterministic_partial_isometry():
+    """K < D: U V^T is not unique; the kept part is orthogonal on the anchors' span and zero elsewhere."""
+    rng = np.random.default_rng(17)
+    x = _f32(rng.normal(size=(20, 50)))
+    y = _f32(rng.normal(size=(20, 50)))
+    rotation = Procrustes(scaling=None).fit(x, y).rotation_.numpy()
+    singular = np.linalg.svd(rotation, compute_uv=False)
+    assert np.allclose(singular[:20], 1.0, atol=1e-8) and np.allclose(singular[20:], 0.0, atol=1e-8)
+    reference, _ = orthogonal_procrustes(x, y)  # one of the many optima
+    m = x.T @ y
+    assert np.trace(rotation.T @ m) == pytest.approx(np.trace(reference.T @ m), rel=1e-8)  # same fit term
+    np.testing.assert_allclose(Procrustes(scaling=None).fit(x, y).rotation_.numpy(), rotation)
+    lortho = LOrthoTranslator(scaling=None, ridge=1e-3)
+    with pytest.warns(RuntimeWarning, match="rank deficient"):
+        lortho.fit(x, y)
+    assert np.allclose(np.linalg.svd(lortho.rotation_.numpy(), compute_uv=False)[20:], 0.0, atol=1e-8)
