@@ -66,12 +66,18 @@ def test_centred_relative_survives_a_shift_that_breaks_plain_cosine(split):
     assert centred.accuracy > 0.9 and centred.accuracy > plain.accuracy + 0.2
 
 
-def test_absolute_stitching_collapses_to_chance(split):
-    a, b, labels, anchors, train, test = split
-    result = stitch_eval(a, b, labels, anchor_idx=anchors, method="absolute", train_idx=train, test_idx=test)
-    assert result.a_accuracy > 0.95
-    assert abs(result.accuracy - result.chance) < 0.15
-    assert result.chance == chance_rate(labels[train])
+def test_absolute_stitching_collapses_to_chance():
+    """Averaged over random rotations: one rotation can land classes anywhere, on average nowhere useful."""
+    stitched, chance = [], []
+    for seed in range(6):
+        a, b, labels = _spaces(seed, n=600)
+        pool, train, test = split_indices(labels, n_anchors=40, test_size=200, seed=seed)
+        result = stitch_eval(a, b, labels, anchor_idx=pool, method="absolute", train_idx=train, test_idx=test)
+        assert result.a_accuracy > 0.95
+        assert result.chance == chance_rate(labels[train])
+        stitched.append(result.accuracy)
+        chance.append(result.chance)
+    assert abs(np.mean(stitched) - np.mean(chance)) < 0.12
 
 
 def test_mlp_head_also_stitches(split):
