@@ -131,7 +131,7 @@ def _paired(space_a: ArrayLike, space_b: ArrayLike,
     return a, b, _labels(labels, a.shape[0])
 
 
-def _test_count(test_size: int | float, n_samples: int) -> int:
+def test_count(test_size: int | float, n_samples: int) -> int:
     """``test_size`` as a count: a float below 1 is a fraction of the samples."""
     return int(round(test_size * n_samples)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
 
@@ -202,7 +202,7 @@ def split_indices(labels: np.ndarray, *, n_anchors: int, test_size: int | float,
     from latent_core.data.base import stratified_indices
 
     n = len(labels)
-    n_test = _test_count(test_size, n)
+    n_test = test_count(test_size, n)
     pool_size = anchor_pool or n_anchors
     if n_test < 1 or n_test + pool_size + 2 > n:
         raise InvalidParameterError(
@@ -300,7 +300,7 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
 
 def max_anchor_count(n_samples: int, test_size: int | float, min_train: int = 100) -> int:
     """The most anchors the data allows once the test set and a training set of ``min_train`` are set aside."""
-    return max(2, n_samples - _test_count(test_size, n_samples) - min_train)
+    return max(2, n_samples - test_count(test_size, n_samples) - min_train)
 
 
 class Stitcher:

@@ -13,8 +13,16 @@ from latent_core.crossmodal import anchor_knn_predict, asif_predict, class_promp
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
+from latent_core.errors import ConfigError
 from latent_core.experiments.scenarios import ExperimentScenario
-from latent_core.stitching import anchor_sweep, chance_rate, max_anchor_count, split_indices, stitch_benchmark
+from latent_core.stitching import (
+    anchor_sweep,
+    chance_rate,
+    max_anchor_count,
+    split_indices,
+    stitch_benchmark,
+    test_count,
+)
 
 SWEEP_LADDER = (10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000)
 
@@ -88,7 +96,11 @@ def run_asif(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentRe
     images = embed(scenario.image_encoder, dataset, verbose=verbose)
     captions = embed(scenario.text_encoder, dataset, captions=True, verbose=verbose)
     prompts = _prompts(scenario, dataset)
-    counts = sorted(set(sweep_counts(scenario, len(dataset))) | {scenario.n_anchors})
+    room = len(dataset) - test_count(scenario.test_size, len(dataset)) - 2  # pairs must leave the test set alone
+    counts = [c for c in sorted(set(sweep_counts(scenario, len(dataset))) | {scenario.n_anchors}) if c <= room]
+    if scenario.n_anchors not in counts:
+        raise ConfigError(f"{len(dataset)} samples leave room for at most {room} anchor pairs beside the test set; "
+                          f"n_anchors={scenario.n_anchors} does not fit.")
     rows = []
     for seed in scenario.seeds:
         pool, _, test = split_indices(dataset.labels, n_anchors=max(counts), test_size=scenario.test_size, seed=seed)

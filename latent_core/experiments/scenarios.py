@@ -87,7 +87,8 @@ BUILTIN: dict[str, ExperimentScenario] = {
         pairs=[["effnet:lite0", "effnet:lite2"], ["effnet:lite2", "effnet:lite0"]],
     ),
     "crossmodal-asif": ExperimentScenario(
-        name="crossmodal-asif", kind="asif", dataset="captions:fashion-mnist", n_samples=3000, test_size=1500,
+        name="crossmodal-asif", kind="asif", dataset="captions",  # Fashion-MNIST, or digits without it
+        n_samples=3000, test_size=0.5,
         n_anchors=300, image_encoder="effnet:lite0", text_encoder=MINILM,
         sweep_counts=[25, 50, 100, 200, 300, 500, 700, 1000],
     ),
