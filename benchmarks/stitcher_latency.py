@@ -43,8 +43,8 @@ def main() -> None:
         start = time.perf_counter()
         stitcher = Stitcher(method).fit(a, b, data.labels, anchor_idx=pool, train_idx=train)
         fit_s = time.perf_counter() - start
-        predict_ms = median_ms(lambda: stitcher.predict_proba(embedding))
-        anchors_ms = median_ms(lambda: stitcher.top_anchors(embedding, 5))
+        predict_ms = median_ms(lambda fitted=stitcher: fitted.predict_proba(embedding))
+        anchors_ms = median_ms(lambda fitted=stitcher: fitted.top_anchors(embedding, 5))
         label = data.label_names[int(np.argmax(stitcher.predict_proba(embedding)))]
         print(f"{method:22s} fit {fit_s:.1f} s; predict_proba {predict_ms:.2f} ms; top_anchors {anchors_ms:.2f} ms; "
               f"predicted '{label}'")
