@@ -20,7 +20,7 @@ import torch
 from latent_core.errors import InvalidParameterError, ShapeMismatchError
 from latent_core.relative import relative_projection
 from latent_core.translate import get_translator
-from latent_core.validation import ArrayLike, as_matrix, check_k, check_same_rows, unit_rows
+from latent_core.validation import ArrayLike, as_matrix, check_k, check_same_rows, unit_rows, unit_rows_or_zero
 
 DEFAULT_PROMPT = "a photo of {}."
 
@@ -51,8 +51,7 @@ def asif_scores(images: ArrayLike, image_anchors: ArrayLike, texts: ArrayLike, c
     topk = None if topk is None else min(int(topk), k)
     rel_images = relative_projection(images, image_anchors, topk=topk, power=power)
     rel_texts = relative_projection(texts, caption_anchors, topk=topk, power=power).to(rel_images.device)
-    norms = torch.linalg.vector_norm(rel_texts, dim=1, keepdim=True)
-    return rel_images @ torch.where(norms > 0, rel_texts / norms.clamp_min(1e-30), rel_texts).T
+    return rel_images @ unit_rows_or_zero(rel_texts).T
 
 
 def asif_predict(images: ArrayLike, image_anchors: ArrayLike, texts: ArrayLike, caption_anchors: ArrayLike, *,

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from latent_core.errors import InvalidParameterError, NotFittedError
-from latent_core.validation import ArrayLike, as_matrix, unit_rows
+from latent_core.validation import ArrayLike, as_matrix, unit_rows, unit_rows_or_zero
 
 SIMILARITIES = ("cosine", "angular")
 DISTANCES = ("euclidean", "l1", "linf")
@@ -69,8 +69,7 @@ def sparsify(rel: torch.Tensor, topk: int | None = None, power: float | None = N
         if power <= 0:
             raise InvalidParameterError(f"power must be positive, got {power!r}.")
         out = out.pow(power)
-    norms = torch.linalg.vector_norm(out, dim=1, keepdim=True)
-    return torch.where(norms > 0, out / norms.clamp_min(torch.finfo(out.dtype).tiny), out)
+    return unit_rows_or_zero(out)
 
 
 def _prepare(anchors: torch.Tensor, projection: str, center: bool):
@@ -164,9 +163,8 @@ def product_projection(
         raise InvalidParameterError("product_projection needs at least one projection.")
     blocks = []
     for projection in projections:
-        block = relative_projection(x, anchors, projection, center=center, chunk_size=chunk_size)
-        norms = torch.linalg.vector_norm(block, dim=1, keepdim=True)
-        blocks.append(torch.where(norms > 0, block / norms.clamp_min(torch.finfo(block.dtype).tiny), block))
+        blocks.append(unit_rows_or_zero(relative_projection(x, anchors, projection, center=center,
+                                                            chunk_size=chunk_size)))
     return torch.cat(blocks, dim=1)
 
 

@@ -90,5 +90,11 @@ def unit_rows(x: torch.Tensor, name: str = "x") -> torch.Tensor:
     return x / norms
 
 
+def unit_rows_or_zero(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit L2 norm, all-zero rows left at zero (for sparse or distance vectors)."""
+    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    return torch.where(norms > 0, x / norms.clamp_min(torch.finfo(x.dtype).tiny), x)
+
+
 def same_device(reference: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
     return [o.to(reference.device) for o in others]

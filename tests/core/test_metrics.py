@@ -61,11 +61,14 @@ def _hsic(k, m):
     return np.trace(k @ h @ m @ h)
 
 
+def _cka(hsic, k, m):
+    return hsic(k, m) / np.sqrt(hsic(k, k) * hsic(m, m))
+
+
 def test_linear_cka_equals_the_hsic_formula_and_is_invariant():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(30, 7)), rng.normal(size=(30, 4))
-    k, m = x @ x.T, y @ y.T
-    expected = _hsic(k, m) / np.sqrt(_hsic(k, k) * _hsic(m, m))
+    expected = _cka(_hsic, x @ x.T, y @ y.T)
     assert metrics.linear_cka(x, y) == pytest.approx(expected, rel=1e-5)
     assert metrics.linear_cka(x, 3.5 * x @ ortho_group.rvs(7, random_state=3)) == pytest.approx(1.0, abs=1e-6)
 
@@ -83,9 +86,7 @@ def test_rbf_cka_against_numpy():
         return np.median(d[~np.eye(len(m), dtype=bool)])
 
     for sigma in (0.7, None):
-        kx = gauss(x, sigma or median_distance(x))
-        ky = gauss(y, sigma or median_distance(y))
-        expected = _hsic(kx, ky) / np.sqrt(_hsic(kx, kx) * _hsic(ky, ky))
+        expected = _cka(_hsic, gauss(x, sigma or median_distance(x)), gauss(y, sigma or median_distance(y)))
         assert metrics.rbf_cka(x, y, sigma=sigma) == pytest.approx(expected, rel=1e-4)
     assert metrics.rbf_cka(x, x) == pytest.approx(1.0)
 
@@ -101,8 +102,7 @@ def _hsic_unbiased_numpy(k, m):
 def test_unbiased_cka_against_numpy():
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(20, 6)), rng.normal(size=(20, 9))
-    kx, ky = x @ x.T, y @ y.T
-    expected = _hsic_unbiased_numpy(kx, ky) / np.sqrt(_hsic_unbiased_numpy(kx, kx) * _hsic_unbiased_numpy(ky, ky))
+    expected = _cka(_hsic_unbiased_numpy, x @ x.T, y @ y.T)
     assert metrics.unbiased_cka(x, y) == pytest.approx(expected, rel=1e-4)
     assert metrics.unbiased_cka(x, x @ ortho_group.rvs(6, random_state=6)) == pytest.approx(1.0, abs=1e-5)
 
@@ -128,7 +128,7 @@ def test_cknna_against_a_numpy_transcription_of_the_reference_code():
             both = mask(k1) * mask(k2)
             return _hsic_unbiased_numpy(both * k1, both * k2)
 
-        return sim(ka, kb) / np.sqrt(sim(ka, ka) * sim(kb, kb))
+        return _cka(sim, ka, kb)
 
     assert metrics.cknna(x, y, k=k) == pytest.approx(reference(x, y), rel=1e-4)
     assert metrics.cknna(x, x, k=k) == pytest.approx(1.0)
