@@ -1,4 +1,7 @@
-"""Streamlit entry point: ``python -m app.launch`` (or ``streamlit run app/main.py`` from the repo root)."""
+"""Streamlit entry point: ``python -m app.launch`` (or ``streamlit run app/main.py`` from the repo root).
+
+Renders the scenario sidebar (shared by every page), writes the settings into the URL, then runs the page.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,26 @@ if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the reposi
 
 import streamlit as st  # noqa: E402
 
+from app import services, state  # noqa: E402
+from app.components import sidebar  # noqa: E402
+from latent_core.errors import LatentCoreError  # noqa: E402
+
+# Not "pages/": AppTest (Streamlit 1.67) then treats the folder as a v1 multipage app and reruns a page
+# without this entry script, losing the sidebar.
+PAGES = ROOT / "app" / "views"
+
 st.set_page_config(page_title="Latent Space Explorer", page_icon="🧭", layout="wide")
-pages = [st.Page(str(ROOT / "app" / "pages" / "home.py"), title="Two spaces", icon="🗺️", default=True)]
-st.navigation(pages).run()
+sidebar.init_from_url()
+navigation = st.navigation([
+    st.Page(str(PAGES / "spaces.py"), title="Spaces", icon="🗺️", default=True),
+    st.Page(str(PAGES / "similarity.py"), title="Similarity", icon="🟥"),
+    st.Page(str(PAGES / "upload.py"), title="Upload", icon="📤"),
+])
+sidebar.scenario_form()
+try:
+    data = services.dataset(*sidebar.current().scenario[2:])
+except LatentCoreError:
+    data = None  # the page shows the error with what to do
+sidebar.live_controls(data)
+st.query_params.from_dict(state.to_query(sidebar.current()))
+navigation.run()

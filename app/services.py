@@ -1,19 +1,37 @@
 """The app's service layer: the only place that calls latent_core and owns caching.
 
-Models are cached per process with ``st.cache_resource``; embeddings go through the library's disk cache.
+Models and datasets are cached per process with ``st.cache_resource``; embeddings go through the library's
+disk cache (and stay in memory once loaded); everything derived from them (anchors, views, maps, metrics)
+is cached with ``st.cache_data`` keyed by the settings that produce it, so a live control recomputes only
+what depends on it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from app.state import Settings
+from latent_core.anchors import select_anchors
+from latent_core.config import cache_subdir
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
-from latent_core.encoders import Encoder, get_encoder
-from latent_core.maps import pca_2d
+from latent_core.encoders import Encoder, get_encoder, list_encoders
+from latent_core.errors import AnchorIndexError, ConfigError, LatentCoreError
+from latent_core.explore import Views, agreement, anchor_similarity, class_mean_similarity, compute_views, space_metrics
+from latent_core.maps import map_2d, pca_2d
+
+Scenario = tuple[str, str, str, int | None, int]  # Settings.scenario
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -26,13 +44,208 @@ def dataset(spec: str, n: int | None, seed: int) -> Dataset:
     return load_dataset(spec, n=n, seed=seed)
 
 
+@st.cache_resource(show_spinner=False)
+def _loaded_spaces() -> dict[tuple, np.ndarray]:
+    """Embeddings already read from disk or encoded in this process (a few MB each)."""
+    return {}
+
+
 def embeddings(encoder_spec: str, dataset_spec: str, n: int | None, seed: int,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """``[N, D]`` embeddings of the dataset by the encoder (disk cache, then encoding with progress)."""
-    data = dataset(dataset_spec, n, seed)
-    return embed_dataset(encoder(encoder_spec), data, progress=progress).cpu().numpy()
+    """``[N, D]`` embeddings of the dataset by the encoder (memory, then disk cache, then encoding)."""
+    key = (encoder_spec, dataset_spec, n, seed)
+    store = _loaded_spaces()
+    if key not in store:
+        data = dataset(dataset_spec, n, seed)
+        model = encoder(encoder_spec)
+        if not encoder_spec.startswith("file:") and model.modality != data.modality:
+            raise ConfigError(
+                f"{encoder_spec} reads {model.modality}s but the dataset {dataset_spec!r} holds {data.modality}s. "
+                f"Pick a {data.modality} encoder, or a {model.modality} dataset."
+            )
+        store[key] = embed_dataset(model, data, progress=progress).cpu().numpy()
+    return store[key]
+
+
+@dataclass
+class Explorer:
+    """Everything the pages draw for one setting."""
+
+    settings: Settings
+    data: Dataset
+    a: np.ndarray  # [N, D_a]
+    b: np.ndarray  # [N, D_b]
+    anchor_idx: np.ndarray  # [K]
+    views: Views
+    notes: list[str]  # warnings from fitting the views, shown to the user
+
+
+def load_spaces(settings: Settings, progress_area=None) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The dataset and both spaces, with a progress bar per encoder while anything is being encoded."""
+    enc_a, enc_b, data_spec, n, seed = settings.scenario
+    data = dataset(data_spec, n, seed)
+    spaces = []
+    for role, spec in (("A", enc_a), ("B", enc_b)):
+        if (spec, data_spec, n, seed) in _loaded_spaces() or progress_area is None:
+            spaces.append(embeddings(spec, data_spec, n, seed))
+            continue
+        with progress_area:
+            bar = st.progress(0.0, text=f"Encoder {role}: loading {spec}…")
+
+        def report(done: int, total: int, bar=bar, role=role) -> None:
+            bar.progress(done / total, text=f"Encoder {role}: embedded {done} of {total} samples")
+
+        spaces.append(embeddings(spec, data_spec, n, seed, report))
+        bar.empty()
+    return data, spaces[0], spaces[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def anchor_indices(scenario: Scenario, strategy: str, n_anchors: int, manual: tuple[str, ...]) -> np.ndarray:
+    """``[K]`` anchor rows: the manual ids in order, or ``n_anchors`` chosen by ``strategy`` on A's space."""
+    data = dataset(*scenario[2:])
+    if strategy == "manual":
+        position = {sample_id: i for i, sample_id in enumerate(data.ids)}
+        missing = [m for m in manual if m not in position]
+        if missing:
+            raise AnchorIndexError(f"Manual anchors not in this dataset: {', '.join(missing[:5])}. Pick them again.")
+        if len(manual) < 2:
+            raise AnchorIndexError("Pick at least 2 manual anchors (from the list, or with a box/lasso selection "
+                                   "and 'Use selection as anchors'), or choose another anchor strategy.")
+        return np.array([position[m] for m in manual], dtype=np.int64)
+    a = embeddings(scenario[0], *scenario[2:])
+    if n_anchors > len(data):
+        raise AnchorIndexError(f"{n_anchors} anchors asked for, but the dataset has {len(data)} samples. "
+                               f"Lower the anchor count or raise the sample size.")
+    return select_anchors(a, n_anchors, strategy, labels=data.labels, seed=scenario[4]).numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _views_with_notes(scenario: Scenario, anchors: tuple[int, ...], projection: str,
+                      translator: str) -> tuple[Views, list[str]]:
+    a, b = (embeddings(spec, *scenario[2:]) for spec in scenario[:2])
+    with warnings.catch_warnings(record=True) as caught:  # e.g. a rank-deficient fit: the user should see it
+        warnings.simplefilter("always")
+        view = compute_views(a, b, np.array(anchors), projection=projection, translator=translator)
+    return view, list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
+
+
+def views(scenario: Scenario, anchors: tuple[int, ...], projection: str, translator: str) -> Views:
+    return _views_with_notes(scenario, anchors, projection, translator)[0]
+
+
+def explorer(settings: Settings, progress_area=None) -> Explorer:
+    data, a, b = load_spaces(settings, progress_area)
+    anchors = anchor_indices(settings.scenario, settings.strategy, settings.n_anchors, settings.manual_anchors)
+    view, notes = _views_with_notes(settings.scenario, tuple(int(i) for i in anchors), settings.projection,
+                                    settings.translator)
+    return Explorer(settings=settings, data=data, a=a, b=b, anchor_idx=anchors, views=view, notes=notes)
+
+
+def _view_key(ex: Explorer) -> tuple:
+    return ex.settings.scenario, tuple(int(i) for i in ex.anchor_idx), ex.settings.projection, ex.settings.translator
+
+
+@st.cache_resource(show_spinner=False)
+def _map_memo() -> OrderedDict:
+    return OrderedDict()
+
+
+MAP_MEMO_SIZE = 24
+
+
+def maps_ready(ex: Explorer, kind: str) -> bool:
+    """Whether :func:`panel_maps` would answer at once (already computed in this process)."""
+    return (_view_key(ex), kind) in _map_memo()
+
+
+def panel_maps(ex: Explorer, kind: str, progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """2-D coordinates per panel: absolute A and B mapped independently; relative B placed by the map fitted on
+    relative A; translated B placed by the map fitted on absolute A (so it overlays the A panel).
+
+    Kept in memory per process (and UMAP / t-SNE on disk by ``map_2d``); ``progress(message)`` reports steps.
+    """
+    key = (_view_key(ex), kind)
+    memo = _map_memo()
+    if key not in memo:
+        seed = ex.settings.seed
+        abs_a, (translated,) = map_2d(kind, ex.a, [ex.views.translated_b], seed=seed, progress=progress)
+        abs_b, _ = map_2d(kind, ex.b, seed=seed, progress=progress)
+        rel_a, (rel_b,) = map_2d(kind, ex.views.rel_a, [ex.views.rel_b], seed=seed, progress=progress)
+        memo[key] = {"abs_a": abs_a, "abs_b": abs_b, "rel_a": rel_a, "rel_b": rel_b, "translated": translated}
+        while len(memo) > MAP_MEMO_SIZE:
+            memo.popitem(last=False)
+    memo.move_to_end(key)
+    return memo[key]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _agreement(view_key: tuple, k: int) -> dict[str, np.ndarray]:
+    scenario = view_key[0]
+    a, b = (embeddings(spec, *scenario[2:]) for spec in scenario[:2])
+    return agreement(a, b, views(*view_key), k)
+
+
+def neighbour_agreement(ex: Explorer, k: int = 10) -> dict[str, np.ndarray]:
+    return _agreement(_view_key(ex), k)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _metrics(view_key: tuple, k: int) -> pd.DataFrame:
+    scenario = view_key[0]
+    a, b = (embeddings(spec, *scenario[2:]) for spec in scenario[:2])
+    return space_metrics(a, b, views(*view_key), k)
+
+
+def metrics(ex: Explorer, k: int = 10) -> pd.DataFrame:
+    return _metrics(_view_key(ex), k)
+
+
+def anchor_heatmaps(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:
+    return anchor_similarity(ex.a, ex.anchor_idx), anchor_similarity(ex.b, ex.anchor_idx)
+
+
+def class_means(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:
+    n_classes = len(ex.data.label_names)
+    return (class_mean_similarity(ex.a, ex.data.labels, n_classes),
+            class_mean_similarity(ex.b, ex.data.labels, n_classes))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def pca_map(matrix: np.ndarray) -> np.ndarray:
     return pca_2d(matrix)
+
+
+def save_upload(name: str, content: bytes) -> Path:
+    """Store an uploaded file under the cache by content hash (atomic), so a spec string can name it."""
+    suffix = "".join(Path(name).suffixes[-1:]).lower()
+    folder = cache_subdir("uploads")
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:20]}{suffix}"
+    if not path.exists():
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as handle:
+            handle.write(content)
+        os.replace(handle.name, path)
+    return path
+
+
+def check_dataset(spec: str) -> Dataset:
+    """Load a dataset spec now (so a bad upload fails here, with its message, not on another page)."""
+    return load_dataset(spec)
+
+
+def check_embeddings(encoder_spec: str, settings: Settings) -> np.ndarray:
+    """Read uploaded embeddings against the current dataset: rows must align with its samples."""
+    return embeddings(encoder_spec, *settings.scenario[2:])
+
+
+def encoder_reads(spec: str, modality: str) -> bool:
+    """Whether the encoder spec embeds this modality (without loading it)."""
+    infos = {info.spec: info.modality for info in list_encoders()}
+    if spec in infos:
+        return infos[spec] == modality
+    if spec.startswith("file:"):
+        return False  # uploaded vectors belong to one dataset
+    try:
+        return encoder(spec).modality == modality
+    except LatentCoreError:
+        return False

@@ -1,0 +1,38 @@
+"""Readable errors: what went wrong, and what to do next (never a traceback)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from latent_core.errors import (
+    AnchorIndexError,
+    DatasetFormatError,
+    DatasetUnavailableError,
+    EmbeddingFormatError,
+    EncoderUnavailableError,
+    LatentCoreError,
+    UnknownDatasetError,
+    UnknownEncoderError,
+)
+
+NEXT_STEP = (
+    ((EncoderUnavailableError, UnknownEncoderError),
+     "Pick an offline preset in the sidebar, or run the README's setup command (`make demo`) to install the "
+     "offline models."),
+    ((DatasetUnavailableError, UnknownDatasetError),
+     "Pick an offline dataset in the sidebar (bbc, fashion-mnist, digits), or upload your own on the Upload page."),
+    ((DatasetFormatError, EmbeddingFormatError),
+     "Fix the file as described and upload it again on the Upload page."),
+    ((AnchorIndexError,), "Change the anchor settings in the sidebar."),
+)
+
+
+def error_message(error: LatentCoreError) -> str:
+    for kinds, step in NEXT_STEP:
+        if isinstance(error, kinds):
+            return f"{error}\n\n**What to do:** {step}"
+    return f"{error}\n\n**What to do:** change the setting in the sidebar (and press Apply for the scenario)."
+
+
+def show_error(error: LatentCoreError) -> None:
+    st.error(error_message(error), icon="⚠️")

@@ -1,0 +1,158 @@
+"""The scenario sidebar: presets, the expensive settings in one form (applied with one button), and the cheap
+live controls (anchors, projection, translator, map, colour)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from app import state
+from app.components.projection import hover_text
+from app.state import MAX_ANCHORS, PRESETS, Settings
+from latent_core.data import Dataset, list_datasets
+from latent_core.encoders import list_encoders
+
+KEY = "w_{}".format
+URL_PROBLEMS = "_url_problems"
+HF_DATASETS = ("hf:ag_news", "hf:trec", "hf:dbpedia_14", "hf:cifar10", "hf:cifar100")
+MANUAL_LIST_LIMIT = 5000  # the searchable anchor list offers at most this many samples
+
+
+def init_from_url() -> None:
+    """Once per session: the widgets start from the link's settings (defaults where it says nothing)."""
+    if "_initialised" in st.session_state:
+        return
+    settings, problems = state.from_query(st.query_params.to_dict())
+    _write_widgets(settings)
+    st.session_state[URL_PROBLEMS] = problems
+    st.session_state["_initialised"] = True
+
+
+def _write_widgets(settings: Settings, fields=None) -> None:
+    for field in fields or [f.name for f in dataclasses.fields(Settings)]:
+        value = getattr(settings, field)
+        if field == "n_samples":
+            value = 0 if value is None else value
+        elif field == "manual_anchors":
+            value = list(value)
+        st.session_state[KEY(field)] = value
+
+
+def current() -> Settings:
+    """The settings as the widgets hold them now."""
+    values = {}
+    for field in dataclasses.fields(Settings):
+        value = st.session_state.get(KEY(field.name), getattr(Settings(), field.name))
+        if field.name == "n_samples":
+            value = None if not value else int(value)
+        elif field.name == "manual_anchors":
+            value = tuple(value)
+        elif field.name in ("seed", "n_anchors"):
+            value = int(value)
+        values[field.name] = value
+    return Settings(**values)
+
+
+def _apply_preset() -> None:
+    label = st.session_state["w_preset"]
+    preset = next(p for p in PRESETS if state.preset_label(p) == label)
+    _write_widgets(preset.settings)
+
+
+@st.cache_data(show_spinner=False)
+def _encoder_catalog() -> dict[str, str]:
+    return {info.spec: f"{info.label}{'' if info.offline else ' (needs internet)'}"
+            for info in list_encoders(available_only=True)}
+
+
+@st.cache_data(show_spinner=False)
+def _dataset_options() -> dict[str, str]:
+    options = {}
+    for name, description, _offline in list_datasets():
+        if name in ("table", "zip", "hf"):
+            continue
+        options[name] = description.split(",")[0].split("(")[0].strip()
+    options["bbc:full"] = "BBC News, whole articles"
+    options["captions:fashion-mnist"] = "Fashion-MNIST with captions"
+    options["captions:digits"] = "Digits with captions"
+    for spec in HF_DATASETS:
+        options[spec] = f"{spec[3:]} (needs internet)"
+    return options
+
+
+def _with_current(options: dict[str, str], key: str) -> list[str]:
+    value = st.session_state.get(key)
+    specs = list(options)
+    if value and value not in options:
+        specs.insert(0, value)  # an uploaded file or a hub id typed into a link
+    return specs
+
+
+def scenario_form() -> None:
+    """Presets and the expensive settings (encoders, dataset, sample size, seed), applied together."""
+    sidebar = st.sidebar
+    sidebar.title("🧭 Scenario")
+    for problem in st.session_state.get(URL_PROBLEMS, []):
+        sidebar.warning(problem)
+    sidebar.selectbox("Preset", [state.preset_label(p) for p in PRESETS], key="w_preset", index=None,
+                      placeholder="Choose a preset…", on_change=_apply_preset,
+                      help="Offline presets use models and data installed with the app.")
+    encoders, datasets = _encoder_catalog(), _dataset_options()
+    with sidebar.form("scenario"):
+        st.selectbox("Encoder A", _with_current(encoders, KEY("encoder_a")), key=KEY("encoder_a"),
+                     format_func=lambda s: encoders.get(s, s))
+        st.selectbox("Encoder B", _with_current(encoders, KEY("encoder_b")), key=KEY("encoder_b"),
+                     format_func=lambda s: encoders.get(s, s))
+        st.selectbox("Dataset", _with_current(datasets, KEY("dataset")), key=KEY("dataset"),
+                     format_func=lambda s: datasets.get(s, s))
+        left, right = st.columns(2)
+        left.number_input("Samples (0 = all)", min_value=0, max_value=200_000, step=500, key=KEY("n_samples"),
+                          help="A class-stratified subsample; changing it re-encodes unless cached.")
+        right.number_input("Seed", min_value=0, max_value=1_000_000, step=1, key=KEY("seed"))
+        st.form_submit_button("Apply", type="primary", width="stretch")
+
+
+FULL_RERUN = "_full_rerun"
+
+
+def use_as_anchors(ids: list[str]) -> None:
+    """Button callback: the given samples become the manual anchors (the whole app reruns to show it)."""
+    st.session_state[KEY("manual_anchors")] = list(ids)
+    st.session_state[KEY("strategy")] = "manual"
+    st.session_state[FULL_RERUN] = True
+
+
+def live_controls(data: Dataset | None) -> None:
+    """Cheap settings: every change redraws at once."""
+    sidebar = st.sidebar
+    sidebar.subheader("Anchors and views")
+    sidebar.selectbox("Anchor strategy", state.ANCHOR_STRATEGIES, key=KEY("strategy"),
+                      help="random, stratified (equal per class), kmeans (the sample nearest each centroid), "
+                           "fps (farthest points), or manual (your picks).")
+    limit = MAX_ANCHORS if data is None else max(2, min(MAX_ANCHORS, len(data) - 1))
+    if st.session_state.get(KEY("n_anchors"), 0) > limit:
+        st.session_state[KEY("n_anchors")] = limit
+    sidebar.slider("Number of anchors", min_value=2, max_value=limit, step=1, key=KEY("n_anchors"),
+                   disabled=st.session_state.get(KEY("strategy")) == "manual")
+    if data is not None:
+        with sidebar.expander(f"Manual anchors ({len(st.session_state.get(KEY('manual_anchors'), []))})"):
+            texts = dict(zip(data.ids, hover_text(data, limit=60)))
+            options = list(data.ids[:MANUAL_LIST_LIMIT])
+            chosen = [i for i in st.session_state.get(KEY("manual_anchors"), []) if i in texts]
+            options += [i for i in chosen if i not in set(options)]
+            st.session_state[KEY("manual_anchors")] = chosen
+            st.multiselect("Search samples", options, key=KEY("manual_anchors"),
+                           format_func=lambda i: f"{i}: {texts[i]}", placeholder="Type to search…")
+            st.caption("Or select samples in a Spaces panel and press 'Use as anchors' there.")
+    sidebar.selectbox("Relative projection", state.RELATIVE_PROJECTIONS, key=KEY("projection"),
+                      help="How a sample is compared with each anchor; +center centres each space on its anchors.")
+    sidebar.selectbox("Translator (B → A)", state.CHOICES["translator"], key=KEY("translator"),
+                      help="Fitted on the anchors after standard scaling.")
+    for field, default in (("map_kind", "pca"), ("color_by", "label")):  # a segmented control can be unselected
+        if not st.session_state.get(KEY(field)):
+            st.session_state[KEY(field)] = default
+    sidebar.segmented_control("2-D map", state.MAP_KINDS, key=KEY("map_kind"),
+                              format_func={"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}.get)
+    sidebar.segmented_control("Colour by", state.COLOR_BY, key=KEY("color_by"),
+                              format_func={"label": "label", "agreement": "k-NN agreement"}.get)

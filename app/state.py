@@ -1,0 +1,145 @@
+"""The explorer's settings: one dataclass, the presets, and the round trip through the URL query string.
+
+Widgets own their values in ``st.session_state`` under ``w_<field>``; the first run of a session fills
+them from the URL, and every run writes the current settings back, so a copied link reopens the same view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from latent_core.anchors import STRATEGIES
+from latent_core.config import DEFAULT_SCENARIO
+from latent_core.relative import PROJECTIONS
+from latent_core.translate import TRANSLATORS
+
+MAP_KINDS = ("pca", "umap", "tsne")
+COLOR_BY = ("label", "agreement")
+ANCHOR_STRATEGIES = (*STRATEGIES, "manual")
+RELATIVE_PROJECTIONS = ("cosine", "cosine+center", *[p for p in PROJECTIONS if p != "cosine"])
+MAX_ANCHORS = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    encoder_a: str = DEFAULT_SCENARIO.encoder_a
+    encoder_b: str = DEFAULT_SCENARIO.encoder_b
+    dataset: str = DEFAULT_SCENARIO.dataset
+    n_samples: int | None = DEFAULT_SCENARIO.n_samples  # None: all
+    seed: int = DEFAULT_SCENARIO.seed
+    strategy: str = "random"
+    n_anchors: int = 300
+    manual_anchors: tuple[str, ...] = ()
+    projection: str = "cosine"
+    translator: str = "procrustes"
+    map_kind: str = "pca"
+    color_by: str = "label"
+
+    @property
+    def scenario(self) -> tuple[str, str, str, int | None, int]:
+        """The expensive part (what must be embedded)."""
+        return self.encoder_a, self.encoder_b, self.dataset, self.n_samples, self.seed
+
+
+FORM_FIELDS = ("encoder_a", "encoder_b", "dataset", "n_samples", "seed")  # applied with one button
+LIVE_FIELDS = ("strategy", "n_anchors", "manual_anchors", "projection", "translator", "map_kind", "color_by")
+QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples": "n", "seed": "seed",
+               "strategy": "anchors", "n_anchors": "k", "manual_anchors": "manual", "projection": "proj",
+               "translator": "tr", "map_kind": "map", "color_by": "color"}
+CHOICES = {"strategy": ANCHOR_STRATEGIES, "projection": RELATIVE_PROJECTIONS, "translator": tuple(TRANSLATORS),
+           "map_kind": MAP_KINDS, "color_by": COLOR_BY}
+MANUAL_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    settings: Settings
+    online: bool = False
+
+
+PRESETS = (
+    Preset("BBC news: MiniLM vs MPNet", Settings()),
+    Preset("BBC news: MiniLM vs multilingual-E5", Settings(encoder_b="e5:multilingual-e5-small")),
+    Preset("BBC news: MiniLM vs GloVe (anisotropic: try cosine+center)",
+           Settings(encoder_b="glove:6B-50d", projection="cosine+center")),
+    Preset("Fashion-MNIST: EfficientNet-Lite0 vs Lite2", Settings(
+        encoder_a="effnet:lite0", encoder_b="effnet:lite2", dataset="fashion-mnist", n_samples=2000)),
+    Preset("Digits: EfficientNet-Lite0 vs Lite1", Settings(
+        encoder_a="effnet:lite0", encoder_b="effnet:lite1", dataset="digits", n_samples=None, n_anchors=200)),
+    Preset("AG News: MiniLM vs bge-small", Settings(
+        encoder_b="st:BAAI/bge-small-en-v1.5", dataset="hf:ag_news", n_samples=2000), online=True),
+    Preset("CIFAR-10: CLIP image vs EfficientNet-Lite0", Settings(
+        encoder_a="clip:ViT-B-32/openai:image", encoder_b="effnet:lite0", dataset="hf:cifar10", n_samples=2000),
+        online=True),
+)
+
+
+def preset_label(preset: Preset) -> str:
+    return f"{preset.label} {'(needs internet)' if preset.online else '(offline)'}"
+
+
+def _one(value) -> str:
+    return value[-1] if isinstance(value, list | tuple) else str(value)
+
+
+def to_query(settings: Settings) -> dict[str, str]:
+    """Only the fields that differ from the defaults, so the default view has a clean URL."""
+    default = Settings()
+    query = {}
+    for field in dataclasses.fields(Settings):
+        value = getattr(settings, field.name)
+        if value == getattr(default, field.name):
+            continue
+        if field.name == "n_samples":
+            value = "all" if value is None else str(value)
+        elif field.name == "manual_anchors":
+            value = MANUAL_SEPARATOR.join(value)
+        query[QUERY_NAMES[field.name]] = str(value)
+    return query
+
+
+def from_query(params: Mapping) -> tuple[Settings, list[str]]:
+    """Settings from URL parameters; a bad value is dropped (default kept) and described in the list."""
+    values, problems = {}, []
+    for name, short in QUERY_NAMES.items():
+        if short not in params:
+            continue
+        raw = _one(params[short]).strip()
+        try:
+            values[name] = _parse(name, raw)
+        except ValueError as exc:
+            problems.append(f"Ignored '{short}={raw}' from the link: {exc}")
+    return Settings(**values), problems
+
+
+def _parse(name: str, raw: str):
+    if name in CHOICES:
+        if raw not in CHOICES[name]:
+            raise ValueError(f"choose one of {', '.join(CHOICES[name])}")
+        return raw
+    if name == "n_samples":
+        if raw.lower() == "all":
+            return None
+        return _positive_int(raw, minimum=3)
+    if name == "seed":
+        return _positive_int(raw, minimum=0)
+    if name == "n_anchors":
+        return min(_positive_int(raw, minimum=2), MAX_ANCHORS)
+    if name == "manual_anchors":
+        return tuple(part for part in raw.split(MANUAL_SEPARATOR) if part)
+    if not raw:
+        raise ValueError("it is empty")
+    return raw
+
+
+def _positive_int(raw: str, minimum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    if value < minimum:
+        raise ValueError(f"must be at least {minimum}")
+    return value

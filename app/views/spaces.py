@@ -1,0 +1,134 @@
+"""Spaces: absolute A and B (unrelated coordinates), relative A and B (one map), and B translated into A."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import services
+from app.components import projection as proj
+from app.components import sidebar
+from app.components.feedback import show_error
+from latent_core.errors import LatentCoreError
+
+PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
+MAP_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+GALLERY_LIMIT = 24
+
+
+def short(spec: str) -> str:
+    return spec.split("/")[-1].split(":")[-1] if not spec.startswith("file:") else "uploaded embeddings"
+
+
+st.title("Two spaces, one dataset")
+progress_area = st.container()
+try:
+    ex = services.explorer(sidebar.current(), progress_area)
+except LatentCoreError as error:
+    show_error(error)
+    st.stop()
+
+settings, data = ex.settings, ex.data
+st.caption(
+    f"Dataset **{data.name}**: {len(data)} samples, {len(data.label_names)} classes · "
+    f"A = `{settings.encoder_a}` ({ex.a.shape[1]}-d) · B = `{settings.encoder_b}` ({ex.b.shape[1]}-d) · "
+    f"{len(ex.anchor_idx)} anchors ({settings.strategy}) · relative: {settings.projection} · "
+    f"translator: {settings.translator}"
+)
+for note in ex.notes:
+    st.warning(note, icon="ℹ️")
+
+
+def _draw(maps: dict[str, np.ndarray], colours: dict[str, np.ndarray] | None, *, select: bool) -> None:
+    rows = proj.display_index(len(data), seed=settings.seed)
+    chosen = set(proj.selected_ids())
+    selected = np.array([i in chosen for i in data.ids], dtype=bool)
+    kind = MAP_NAMES[settings.map_kind]
+
+    def panel(column, key: str, coords, title: str, file_name: str, colour=None, overlay=None):
+        with column:
+            figure = proj.scatter_panel(coords, data, title, anchors=ex.anchor_idx, selected=selected, rows=rows,
+                                        colour=colour, overlay=overlay)
+            proj.show_panel(figure, key if select else f"preview-{key}", file_name, select=select)
+
+    colour = (lambda name: colours[name]) if colours else (lambda name: None)
+    st.subheader("Absolute spaces: each mapped on its own")
+    st.caption("The coordinates of two encoders are not comparable, so each panel gets its own map. "
+               "Same samples, same classes, different geometry.")
+    left, right = st.columns(2)
+    panel(left, PANEL_KEYS[0], maps["abs_a"], f"A: {short(settings.encoder_a)} ({kind})", "absolute-a",
+          colour("absolute"))
+    panel(right, PANEL_KEYS[1], maps["abs_b"], f"B: {short(settings.encoder_b)} ({kind})", "absolute-b",
+          colour("absolute"))
+    st.subheader("Relative spaces: one map, fitted on A")
+    st.caption(f"Each sample described by its {settings.projection} similarity to the same {len(ex.anchor_idx)} "
+               "anchors. Relative B is placed by the map fitted on relative A: where the panels agree, the spaces "
+               "agree.")
+    left, right = st.columns(2)
+    panel(left, PANEL_KEYS[2], maps["rel_a"], f"relative A ({kind})", "relative-a", colour("relative"))
+    panel(right, PANEL_KEYS[3], maps["rel_b"], f"relative B, placed by A's map ({kind})", "relative-b",
+          colour("relative"))
+    st.subheader("Translation: B mapped into A")
+    left, right = st.columns([3, 2])
+    panel(left, PANEL_KEYS[4], maps["abs_a"], f"A (●) and B translated into A (✕), {settings.translator}",
+          "translated", colour("translated"), overlay=maps["translated"])
+    with right:
+        st.caption(f"A {settings.translator} map fitted on the anchors only carries every B vector into A's space; "
+                   "both are drawn with A's map. Select points (box or lasso) to see a line from each sample in A "
+                   "to where its B vector lands.")
+        _selected_samples(select)
+
+
+def _selected_samples(live: bool) -> None:
+    ids = proj.selected_ids()
+    if not ids:
+        st.info("Nothing selected. Drag a box or lasso in any panel: the same samples light up everywhere.")
+        return
+    position = {sample_id: i for i, sample_id in enumerate(data.ids)}
+    rows = [position[i] for i in ids if i in position]
+    left, right = st.columns(2)
+    left.button(f"Clear selection ({len(rows)})", on_click=proj.set_selection, args=([],),
+                key="clear-selection" if live else "clear-selection-preview")
+    right.button(f"Use these {len(rows)} as anchors", on_click=sidebar.use_as_anchors,
+                 args=([data.ids[i] for i in rows],), disabled=len(rows) < 2 or not live,
+                 key="use-selection" if live else "use-selection-preview")
+    if data.modality == "image":
+        shown = rows[:GALLERY_LIMIT]
+        st.image([data.items[i] for i in shown], caption=[data.label_names[data.labels[i]] for i in shown], width=72)
+        if len(rows) > len(shown):
+            st.caption(f"First {len(shown)} of {len(rows)} selected images.")
+    else:
+        st.dataframe(pd.DataFrame({"id": [data.ids[i] for i in rows],
+                                   "label": [data.label_names[data.labels[i]] for i in rows],
+                                   "text": [str(data.items[i]) for i in rows]}),
+                     hide_index=True, height=300)
+
+
+@st.fragment
+def panels() -> None:
+    """Selections rerun only this fragment: the other pages' work and the sidebar stay as they are."""
+    if st.session_state.pop(sidebar.FULL_RERUN, False):
+        st.rerun(scope="app")  # the anchors changed: the sidebar and every panel must follow
+    proj.sync_selection(PANEL_KEYS)
+    if len(data) > proj.MAX_POINTS:
+        st.warning(f"{len(data)} samples: the panels draw a random {proj.MAX_POINTS} of them (metrics use all).")
+    colours = services.neighbour_agreement(ex) if settings.color_by == "agreement" else None
+    if settings.color_by == "agreement":
+        st.caption("Colour: for each sample, the fraction of its 10 nearest neighbours that are also its "
+                   "neighbours in the other space of the pair (1 = the same neighbourhood).")
+    if settings.map_kind == "pca" or services.maps_ready(ex, settings.map_kind):
+        _draw(services.panel_maps(ex, settings.map_kind), colours, select=True)
+        return
+    preview = st.empty()
+    with preview.container():
+        st.info(f"PCA shown while {MAP_NAMES[settings.map_kind]} is computed…")
+        _draw(services.panel_maps(ex, "pca"), colours, select=False)
+    with st.status(f"Computing {MAP_NAMES[settings.map_kind]} maps (cached on disk afterwards)…") as status:
+        maps = services.panel_maps(ex, settings.map_kind, progress=status.write)
+        status.update(label=f"{MAP_NAMES[settings.map_kind]} maps ready", state="complete", expanded=False)
+    preview.empty()
+    _draw(maps, colours, select=True)
+
+
+panels()

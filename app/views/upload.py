@@ -1,0 +1,107 @@
+"""Upload: your own data (CSV/Parquet of texts and labels, a zip of images) or your own embeddings for A and B."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import streamlit as st
+
+from app import services
+from app.components import sidebar
+from app.components.feedback import show_error
+from app.components.sidebar import KEY
+from latent_core.config import DEFAULT_SCENARIO
+from latent_core.errors import DatasetFormatError, LatentCoreError
+
+DEFAULT_ENCODERS = {"text": (DEFAULT_SCENARIO.encoder_a, DEFAULT_SCENARIO.encoder_b),
+                    "image": ("effnet:lite0", "effnet:lite2")}
+
+
+def _use_dataset(spec: str, modality: str) -> None:
+    st.session_state[KEY("dataset")] = spec
+    st.session_state[KEY("n_samples")] = 0
+    for field, default in zip(("encoder_a", "encoder_b"), DEFAULT_ENCODERS[modality]):
+        current = st.session_state.get(KEY(field), "")
+        if not services.encoder_reads(current, modality):
+            st.session_state[KEY(field)] = default
+    st.session_state[KEY("strategy")] = "random"
+
+
+def _use_embeddings(field: str, spec: str) -> None:
+    st.session_state[KEY(field)] = spec
+
+
+def _table_columns(content: bytes, suffix: str) -> list[str]:
+    try:
+        if suffix == ".parquet":
+            return [str(c) for c in pd.read_parquet(io.BytesIO(content)).columns]
+        return [str(c).strip() for c in pd.read_csv(io.BytesIO(content), nrows=0, dtype=str).columns]
+    except Exception as exc:  # noqa: BLE001 - pandas and pyarrow raise many types for bad files
+        raise DatasetFormatError(f"Could not read the header of the file ({type(exc).__name__}: "
+                                 f"{str(exc).strip()[:160]}). Save it as UTF-8 CSV with a header row, or as "
+                                 "Parquet.") from exc
+
+
+def data_upload() -> None:
+    st.subheader("Your data")
+    st.markdown("A **CSV or Parquet** table with a text column and a label column, or a **zip of images** with one "
+                "folder per label (`cat/1.png`, `dog/2.jpg`).")
+    upload = st.file_uploader("Dataset file", type=["csv", "parquet", "zip"], key="upload-data")
+    if upload is None:
+        return
+    content = upload.getvalue()
+    path = services.save_upload(upload.name, content)
+    try:
+        if path.suffix == ".zip":
+            spec = f"zip:{path}"
+        else:
+            columns = _table_columns(content, path.suffix)
+            left, right = st.columns(2)
+            text = left.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
+                                  key="upload-text-column")
+            label = right.selectbox("Label column", columns,
+                                    index=columns.index("label") if "label" in columns else min(1, len(columns) - 1),
+                                    key="upload-label-column")
+            spec = f"table:{path}#text={text}&label={label}"
+        data = services.check_dataset(spec)
+    except LatentCoreError as error:
+        show_error(error)
+        return
+    counts = pd.Series([data.label_names[y] for y in data.labels]).value_counts()
+    st.success(f"{upload.name}: {len(data)} {data.modality} samples, {len(data.label_names)} classes "
+               f"({', '.join(f'{name} {count}' for name, count in counts.head(8).items())}).")
+    st.button("Explore this dataset", type="primary", on_click=_use_dataset, args=(spec, data.modality),
+              key="use-data")
+
+
+def embedding_upload(field: str, role: str) -> None:
+    upload = st.file_uploader(f"Embeddings for {role} (.npy or .parquet)", type=["npy", "parquet"],
+                              key=f"upload-{field}")
+    id_column = st.text_input(f"Id column for {role} (Parquet only; empty: row order)", key=f"id-{field}")
+    if upload is None:
+        return
+    path = services.save_upload(upload.name, upload.getvalue())
+    spec = f"file:{path}" + (f"#id={id_column.strip()}" if id_column.strip() else "")
+    try:
+        matrix = services.check_embeddings(spec, sidebar.current())
+    except LatentCoreError as error:
+        show_error(error)
+        return
+    st.success(f"{upload.name}: {matrix.shape[0]} × {matrix.shape[1]}, aligned with the current dataset.")
+    st.button(f"Use as encoder {role}", on_click=_use_embeddings, args=(field, spec), key=f"use-{field}")
+
+
+st.title("Upload")
+st.caption("Files stay on this machine (in the app's cache folder). A copied link to a view with uploaded files "
+           "works where that folder is.")
+data_upload()
+st.divider()
+st.subheader("Your embeddings")
+st.markdown("Precomputed vectors for the **current dataset** (one row per sample, in the dataset's order, or with "
+            "an id column), for encoder A, B or both. Pickled files are never read.")
+left, right = st.columns(2)
+with left:
+    embedding_upload("encoder_a", "A")
+with right:
+    embedding_upload("encoder_b", "B")

@@ -1,0 +1,125 @@
+"""The real app, on the real offline models, in a real headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from tests.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+CHART = '[data-testid="stPlotlyChart"]'
+PANELS = 5
+
+
+def _distinct_colours(png: bytes) -> int:
+    image = Image.open(io.BytesIO(png)).convert("RGB").resize((300, 220))
+    return len(image.getcolors(maxcolors=1 << 20))
+
+
+@pytest.fixture
+def page(browser):
+    """A tall window: the five panels fit in one screenshot (Streamlit scrolls inside its own container)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 3000})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def _wait_for_panels(page, count: int = PANELS) -> None:
+    page.wait_for_function(f"document.querySelectorAll('{CHART} .main-svg').length >= {count}", timeout=300_000)
+    page.wait_for_selector(f"{CHART} canvas", timeout=60_000)  # WebGL scatter draws on a canvas
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    page.wait_for_timeout(1500)  # let WebGL paint
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _no_errors(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def _caption(page) -> str:
+    return page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').first.inner_text()
+
+
+def test_default_scenario_renders_every_panel(page, app_url):
+    page.goto(app_url)
+    _wait_for_panels(page)
+    _shot(page, "spaces")
+    _no_errors(page)
+    assert "2225 samples, 5 classes" in _caption(page)
+    charts = page.locator(CHART)
+    assert charts.count() == PANELS
+    for index in range(PANELS):
+        chart = charts.nth(index)
+        assert chart.locator(".legend .traces").count() >= 6  # five topics and the anchors
+        shot = chart.screenshot()
+        (ARTIFACTS / f"spaces-panel-{index}.png").write_bytes(shot)
+        assert _distinct_colours(shot) > 40, "the scatter looks blank"
+
+
+def test_anchor_count_change_redraws_and_lands_in_the_url(page, app_url):
+    page.goto(app_url)
+    _wait_for_panels(page)
+    assert "300 anchors" in _caption(page)
+    thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb.focus()
+    for _ in range(50):
+        thumb.press("ArrowLeft")
+    page.wait_for_function("document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stCaptionContainer\"]').innerText"
+                           ".includes('250 anchors')", timeout=120_000)
+    _wait_for_panels(page)
+    _shot(page, "spaces-250-anchors")
+    _no_errors(page)
+    assert "k=250" in page.url
+    again = page.context.new_page()  # a copied link reopens the same view
+    again.goto(page.url)
+    _wait_for_panels(again)
+    assert "250 anchors" in _caption(again)
+
+
+def test_lasso_selection_highlights_the_same_samples_in_every_panel(page, app_url):
+    page.goto(app_url)
+    _wait_for_panels(page)
+    relative_b = page.locator(CHART).nth(3)
+    relative_b.scroll_into_view_if_needed()
+    box = relative_b.locator(".nsewdrag").first.bounding_box()
+    cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    w, h = box["width"] * 0.08, box["height"] * 0.08
+    page.mouse.move(cx - w, cy - h)
+    page.mouse.down()
+    for x, y in ((cx + w, cy - h), (cx + w, cy + h), (cx - w, cy + h), (cx - w, cy - h)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        f"[...document.querySelectorAll('{CHART} .legend')].filter(l => /selected \\(\\d+\\)/.test(l.textContent))"
+        f".length >= {PANELS}", timeout=120_000)
+    _wait_for_panels(page)
+    _shot(page, "spaces-selection")
+    _no_errors(page)
+    counts = set()
+    for index in range(PANELS):
+        legend = page.locator(CHART).nth(index).locator(".legend").text_content()
+        counts.update(re.findall(r"selected \((\d+)\)", legend))
+    assert len(counts) == 1 and int(counts.pop()) > 0, "the same number of samples is highlighted everywhere"
+    assert page.get_by_text(re.compile(r"Clear selection \(\d+\)")).count() == 1
+    assert page.locator(CHART).nth(4).locator(".legend").text_content().count("A → B→A") == 1  # translation lines
+
+
+def test_similarity_page_draws_heatmaps_and_metrics(page, app_url):
+    page.goto(f"{app_url}/similarity")
+    page.wait_for_function(f"document.querySelectorAll('{CHART} .main-svg').length >= 7", timeout=300_000)
+    page.wait_for_timeout(1000)
+    _shot(page, "similarity")
+    _no_errors(page)
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    assert page.get_by_text("linear CKA").count() >= 1
