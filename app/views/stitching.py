@@ -1,0 +1,209 @@
+"""Stitching lab: live stitched predictions on your own input, the confusion matrix of the stitched head, the
+stitching table over seeds, and accuracy against the number and choice of anchors."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image, UnidentifiedImageError
+
+from app import services
+from app import services_stitching as lab
+from app.components import sidebar
+from app.components.export import csv_download
+from app.components.feedback import show_error
+from app.components.heatmaps import heatmap
+from app.components.projection import PALETTE, show_panel
+from latent_core.errors import LatentCoreError
+from latent_core.stitching import summarize
+
+EXAMPLES = {"bbc": "The central bank raised interest rates again as inflation worries grew."}
+HEADS = ("B → A stitched (A's head)", "B's own head", "A's head on A's encoding")
+
+st.title("Stitching lab")
+progress_area = st.container()
+try:
+    settings = sidebar.current()
+    data, a, b = services.load_spaces(settings, progress_area)
+except LatentCoreError as error:
+    show_error(error)
+    st.stop()
+n_anchors = lab.anchor_budget(settings, len(data))
+st.caption(f"A = `{settings.encoder_a}` · B = `{settings.encoder_b}` · dataset **{data.name}** ({len(data)} samples) · "
+           f"{n_anchors} anchors ({settings.strategy if settings.strategy != 'manual' else 'random'}) · "
+           f"test set {lab.test_size_for(len(data))} samples, never used as anchors or for training.")
+
+
+def probability_figure(prediction: lab.Prediction, names: list[str], title: str) -> go.Figure:
+    figure = go.Figure()
+    for values, name, colour in zip((prediction.stitched, prediction.b_own, prediction.a_own), HEADS,
+                                    ("#d95f02", "#7570b3", "#1b9e77")):
+        figure.add_trace(go.Bar(x=names, y=values, name=name, marker_color=colour,
+                                hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"))
+    figure.update_layout(barmode="group", title=title, yaxis={"range": [0, 1], "title": "probability"}, height=380,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
+def _input_item():
+    """The user's input for encoder B (and A): a text, or an image (uploaded or picked from the dataset)."""
+    if data.modality == "text":
+        default = EXAMPLES.get(data.name.split(":")[0], str(data.items[0])[:200])
+        text = st.text_area("Your text", value=default, key="live-text", height=90)
+        if not text.strip():
+            st.warning("Type a sentence to classify.")
+            return None
+        return text.strip()
+    source = st.radio("Image", ("Pick a sample", "Upload"), horizontal=True, key="live-source")
+    if source == "Upload":
+        upload = st.file_uploader("An image", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="live-upload")
+        if upload is None:
+            st.info("Upload an image, or pick a sample.")
+            return None
+        try:
+            image = Image.open(upload)
+            image.load()
+            return image.convert("RGB")
+        except (UnidentifiedImageError, OSError, ValueError):
+            st.error(f"{upload.name} is not a readable image. Upload a PNG or JPEG.")
+            return None
+    index = st.number_input("Sample number", 0, len(data) - 1, 0, key="live-sample")
+    return data.items[int(index)]
+
+
+@st.fragment
+def live_prediction() -> None:
+    st.subheader("Live prediction")
+    st.markdown("Your input goes through **encoder B**, then through the stitch (relative projection or translator "
+                "fitted on the anchors), then into **A's classifier**, which never saw a B vector.")
+    method = st.selectbox("Stitch", lab.LIVE_METHODS, key="live-method")
+    left, right = st.columns([3, 2])
+    with left:
+        item = _input_item()
+    try:
+        model = lab.live_model(settings, method)
+    except LatentCoreError as error:
+        show_error(error)
+        return
+    if item is None:
+        return
+    start = time.perf_counter()
+    embedding_a, embedding_b = lab.encode_input(settings, item)
+    encoded = time.perf_counter()
+    prediction = lab.predict(model, embedding_a, embedding_b)
+    done = time.perf_counter()
+    names = [data.label_names[c] for c in model.classes]
+    winner = names[int(np.argmax(prediction.stitched))]
+    with left:
+        st.success(f"Stitched prediction: **{winner}** ({prediction.stitched.max():.0%})")
+        st.caption(f"Encoding with A and B {1000 * (encoded - start):.0f} ms · stitched prediction, both reference "
+                   f"heads and the nearest anchors {1000 * (done - encoded):.1f} ms.")
+        show_panel(probability_figure(prediction, names, "Class probabilities"), "live-probabilities",
+                   "live-probabilities", select=False)
+    with right:
+        st.markdown("**Anchors most similar to your input** (cosine in B)")
+        for index, cosine in zip(prediction.anchors, prediction.anchor_cosines):
+            label = data.label_names[data.labels[index]]
+            if data.modality == "text":
+                st.markdown(f"`{cosine:.2f}` · *{label}* · {str(data.items[index])[:160]}")
+            else:
+                st.image(data.items[index], caption=f"{label} · {cosine:.2f}", width=72)
+    matrix, accuracy = lab.stitched_confusion(settings, model)
+    st.markdown(f"**Confusion matrix of the stitched head** ({method}) on B's {len(model.test_idx)} test samples: "
+                f"accuracy {accuracy:.3f}.")
+    show_panel(heatmap(matrix, "stitched head: true (rows) vs predicted (columns)", x=data.label_names,
+                       y=data.label_names, hover="true %{y} · predicted %{x}: %{z}<extra></extra>", height=420),
+               "confusion", "stitched-confusion", select=False)
+
+
+def table_figure(summary: pd.DataFrame) -> go.Figure:
+    figure = go.Figure()
+    figure.add_trace(go.Bar(x=summary["method"], y=summary["accuracy_mean"], name="stitched (B → A's head)",
+                            error_y={"type": "data", "array": summary["accuracy_std"]}, marker_color="#d95f02"))
+    figure.add_trace(go.Scatter(x=summary["method"], y=summary["a_accuracy_mean"], mode="markers",
+                                name="no stitch (A's head on A)", marker={"symbol": "line-ew-open", "size": 26,
+                                                                          "color": "#1b9e77", "line": {"width": 3}}))
+    figure.add_trace(go.Scatter(x=summary["method"], y=summary["b_accuracy_mean"], mode="markers",
+                                name="B's own head", marker={"symbol": "circle-open", "size": 9, "color": "#7570b3"}))
+    figure.add_hline(y=float(summary["chance_mean"].iloc[0]), line_dash="dot", annotation_text="chance")
+    figure.update_layout(title="Accuracy on B's test samples (mean ± std over seeds)", height=440,
+                         yaxis={"range": [0, 1.02], "title": "accuracy"}, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                         legend={"orientation": "h", "y": -0.35})
+    return figure
+
+
+def stitching_table() -> None:
+    st.subheader("The stitching table")
+    seeds = tuple(range(st.number_input("Seeds", 1, 5, 3, key="table-seeds")))
+    results = lab.cached_table(settings, len(data), seeds)
+    if results is None:
+        count = len(seeds) * len(lab.TABLE_METHODS)
+        st.info(f"{count} stitching runs (every relative projection and translator, {len(seeds)} seeds). "
+                "On 2 CPU cores this takes about a minute for 2000 samples; the result is kept on disk.")
+        if not st.button("Compute the stitching table", type="primary", key="table-run"):
+            return
+        bar = st.progress(0.0, text="Stitching…")
+        results = lab.stitching_table(settings, seeds, lambda done, total: bar.progress(
+            done / total, text=f"Stitching: {done} of {total} runs"))
+        bar.empty()
+    summary = summarize(results)
+    show_panel(table_figure(summary), "stitch-table", "stitching-table", select=False)
+    shown = summary[["method", "accuracy_mean", "accuracy_std", "a_accuracy_mean", "b_accuracy_mean", "macro_f1_mean",
+                     "chance_mean"]].rename(columns={
+        "accuracy_mean": "stitched", "accuracy_std": "± std", "a_accuracy_mean": "no stitch (A on A)",
+        "b_accuracy_mean": "B's own head", "macro_f1_mean": "stitched macro-F1", "chance_mean": "chance"})
+    st.dataframe(shown.style.format(precision=3), hide_index=True, width="stretch")
+    st.caption("'absolute' feeds B's raw vectors to A's head: chance level, because the coordinates are unrelated. "
+               "Relative projections and translators recover most of the no-stitch accuracy.")
+    csv_download(results, "⬇ All runs as CSV", "stitching-runs.csv", key="table-csv")
+
+
+def anchor_curves() -> None:
+    st.subheader("How many anchors, and which?")
+    sweep = lab.cached_sweep(settings, len(data))
+    if sweep is None:
+        counts = lab.sweep_counts(settings, len(data))
+        runs = len(counts) * len(lab.SWEEP_STRATEGIES) * len(lab.SWEEP_METHODS)
+        st.info(f"{runs} stitching runs ({len(counts)} anchor counts × {len(lab.SWEEP_STRATEGIES)} strategies × "
+                f"{len(lab.SWEEP_METHODS)} methods); kept on disk once computed.")
+        if not st.button("Compute the anchor curves", type="primary", key="sweep-run"):
+            return
+        bar = st.progress(0.0, text="Sweeping…")
+        sweep = lab.anchor_curves(settings, lambda done, total: bar.progress(
+            done / total, text=f"Anchor sweep: {done} of {total} runs"))
+        bar.empty()
+    left, right = st.columns(2)
+    with left:
+        figure = go.Figure()
+        random = sweep[sweep["strategy"] == "random"]
+        for colour, (method, part) in zip(PALETTE, random.groupby("method", sort=False)):
+            figure.add_trace(go.Scatter(x=part["n_anchors"], y=part["accuracy"], mode="lines+markers", name=method,
+                                        line={"color": colour}))
+        figure.add_trace(go.Scatter(x=random["n_anchors"], y=random["a_accuracy"], mode="lines", name="no stitch",
+                                    line={"dash": "dash", "color": "grey"}))
+        figure.update_layout(title="Accuracy vs number of anchors (random anchors)", xaxis={"type": "log",
+                             "title": "anchors"}, yaxis={"range": [0, 1.02], "title": "accuracy"}, height=420,
+                             margin={"l": 10, "r": 10, "t": 50, "b": 10})
+        show_panel(figure, "sweep-count", "accuracy-vs-anchors", select=False)
+    with right:
+        figure = go.Figure()
+        relative = sweep[sweep["method"] == "relative:cosine"]
+        for colour, (strategy, part) in zip(PALETTE, relative.groupby("strategy", sort=False)):
+            figure.add_trace(go.Scatter(x=part["n_anchors"], y=part["accuracy"], mode="lines+markers", name=strategy,
+                                        line={"color": colour}))
+        figure.update_layout(title="relative:cosine, by anchor strategy", xaxis={"type": "log", "title": "anchors"},
+                             yaxis={"range": [0, 1.02], "title": "accuracy"}, height=420,
+                             margin={"l": 10, "r": 10, "t": 50, "b": 10})
+        show_panel(figure, "sweep-strategy", "accuracy-vs-strategy", select=False)
+    csv_download(sweep, "⬇ Sweep as CSV", "anchor-sweep.csv", key="sweep-csv")
+
+
+live_prediction()
+st.divider()
+stitching_table()
+st.divider()
+anchor_curves()

@@ -1,0 +1,103 @@
+"""AppTest of the stitching lab (live prediction, confusion matrix, table, anchor curves) with fake encoders."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tests.app.fakes  # noqa: F401 - registers the fake: encoders
+from app import services_stitching as lab
+from latent_core.data import load_dataset
+from latent_core.embed import embed_dataset
+from latent_core.encoders import get_encoder
+from tests.app.helpers import app, figures, values
+
+FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "200", "k": "30"}
+FAKE_IMAGE = {"a": "fake:image-a", "b": "fake:image-b", "data": "digits", "n": "200", "k": "30"}
+
+
+def _ok(at) -> None:
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def _lab(query):
+    at = app(query)
+    at.run()
+    at.switch_page("views/stitching.py").run()
+    _ok(at)
+    return at
+
+
+def test_live_prediction_shows_three_heads_and_the_nearest_anchors(isolated_cache):
+    at = _lab(FAKE_TEXT)
+    figure = figures(at)["chart-0"]
+    assert [t["name"] for t in figure["data"]] == ["B → A stitched (A's head)", "B's own head",
+                                                   "A's head on A's encoding"]
+    probabilities = [values(t["y"]) for t in figure["data"]]
+    assert all(p.sum() == pytest.approx(1, abs=1e-5) for p in probabilities)
+    names = figure["data"][0]["x"]
+    assert f"**{names[int(np.argmax(probabilities[0]))]}**" in at.success[0].value
+    # The anchors listed are the B-space cosine neighbours of the input among the anchors (numpy reference).
+    data = load_dataset("bbc", n=200)
+    b = embed_dataset(get_encoder("fake:text-b"), data).numpy()
+    text = at.text_area(key="live-text").value
+    query = get_encoder("fake:text-b").encode([text]).numpy()[0]
+    shown = [m.value for m in at.markdown if m.value.startswith("`")]
+    assert len(shown) == 5
+    cosines = [float(s.split("`")[1]) for s in shown]
+    assert cosines == sorted(cosines, reverse=True)
+    all_cos = b @ query / np.linalg.norm(b, axis=1) / np.linalg.norm(query)
+    assert max(cosines) <= all_cos.max() + 0.006
+
+    at.text_area(key="live-text").set_value("Shares fell sharply on the stock market after weak profits").run()
+    _ok(at)
+    changed = [values(t["y"]) for t in figures(at)["chart-0"]["data"]]
+    assert not np.allclose(changed[0], probabilities[0])
+
+
+def test_confusion_matrix_counts_the_test_set(isolated_cache):
+    at = _lab(FAKE_TEXT)
+    matrix = values(figures(at)["chart-1"]["data"][0]["z"])
+    test = lab.test_size_for(200)
+    assert matrix.shape == (5, 5) and matrix.sum() == test
+    caption = next(m.value for m in at.markdown if m.value.startswith("**Confusion matrix"))
+    assert f"accuracy {np.trace(matrix) / matrix.sum():.3f}" in caption
+
+
+def test_stitching_table_and_anchor_curves_compute_once_then_come_from_disk(isolated_cache):
+    at = _lab(FAKE_IMAGE)  # digits pixels: a space a linear head classifies well
+    at.number_input(key="table-seeds").set_value(2).run()
+    at.button(key="table-run").click().run()
+    _ok(at)
+    table = at.dataframe[0].value
+    assert list(table["method"]) == list(lab.TABLE_METHODS)
+    assert table["stitched"].between(0, 1).all() and (table["no stitch (A on A)"] > table["chance"]).all()
+    assert (table.set_index("method").loc["relative:cosine", "stitched"]
+            > table.set_index("method").loc["absolute", "stitched"])
+    at.button(key="sweep-run").click().run()
+    _ok(at)
+    count_figure = next(f for f in figures(at).values() if "number of anchors" in f["layout"]["title"]["text"])
+    xs = values(count_figure["data"][0]["x"])
+    assert tuple(int(x) for x in xs) == lab.sweep_counts(lab.Settings(n_anchors=30), 200)
+    again = _lab(FAKE_IMAGE)  # a new session: both come from the disk cache, no button needed
+    again.number_input(key="table-seeds").set_value(2).run()
+    assert len(again.dataframe) == 1 and not [b for b in again.button if b.key in ("table-run", "sweep-run")]
+
+
+def test_image_input_sample_and_upload(isolated_cache):
+    at = _lab(FAKE_IMAGE)
+    assert "Stitched prediction" in at.success[0].value
+    at.radio(key="live-source").set_value("Upload").run()
+    at.get("file_uploader")[0].upload("notes.png", b"not really a png", "image/png")
+    at.run()
+    assert not at.exception and len(at.error) == 1 and "not a readable image" in at.error[0].value
+    buffer = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((8, 8)) * 255).astype(np.uint8)).save(buffer, format="PNG")
+    at.get("file_uploader")[0].set_value(("digit.png", buffer.getvalue(), "image/png"))
+    at.run()
+    _ok(at)
+    assert "Stitched prediction" in at.success[0].value
