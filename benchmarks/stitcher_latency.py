@@ -1,5 +1,6 @@
 """Live-prediction latency: one new sentence through encoder B, then a fitted Stitcher (relative and
-Procrustes), on the default scenario (MiniLM -> MPNet on BBC, 300 anchors). Medians of repeated calls.
+Procrustes), on the default scenario (MiniLM -> MPNet on BBC, 300 anchors); then the stitching lab's live
+panel for each of its stitches. Medians of repeated calls.
 
 Usage: python benchmarks/stitcher_latency.py
 """
@@ -48,6 +49,28 @@ def main() -> None:
         label = data.label_names[int(np.argmax(stitcher.predict_proba(embedding)))]
         print(f"{method:22s} fit {fit_s:.1f} s; predict_proba {predict_ms:.2f} ms; top_anchors {anchors_ms:.2f} ms; "
               f"predicted '{label}'")
+    live_panel(sentence)
+
+
+def live_panel(sentence: str) -> None:
+    """The stitching lab's whole prediction step after encoding: stitched head, B's own head, A's head on A's
+    encoding, and the 5 nearest anchors (app/services_stitching.predict), against the 300 ms target."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from app import services_stitching as lab
+    from app.state import Settings
+
+    settings = Settings()
+    for method in lab.LIVE_METHODS:
+        model = lab.live_model(settings, method)
+        start = time.perf_counter()
+        embedding_a, embedding_b = lab.encode_input(settings, sentence)
+        encode_ms = (time.perf_counter() - start) * 1000
+        predict_ms = median_ms(lambda m=model: lab.predict(m, embedding_a, embedding_b))
+        print(f"live panel {method:26s} encode A+B {encode_ms:6.1f} ms; predict (3 heads + anchors) "
+              f"{predict_ms:.2f} ms = {predict_ms / 300:.4f} of the 300 ms target")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ import plotly.graph_objects as go
 
 def heatmap(matrix: np.ndarray, title: str, *, x: Sequence[str] | None = None, y: Sequence[str] | None = None,
             diverging: bool = False, zrange: tuple[float, float] | None = None, height: int = 430,
-            hover: str = "%{y} · %{x}<br>%{z:.3f}<extra></extra>") -> go.Figure:
-    """``matrix: [R, C]``; ``diverging`` centres a red/blue scale on 0 (for differences and signed similarities)."""
-    lo, hi = zrange if zrange else (float(np.nanmin(matrix)), float(np.nanmax(matrix)))
+            hover: str = "%{y} · %{x}<br>%{z:.3f}<extra></extra>", self_similarity: bool = False) -> go.Figure:
+    """``matrix: [R, C]``; ``diverging`` centres a red/blue scale on 0 (for differences and signed similarities);
+    ``self_similarity``: the colour range ignores the diagonal (all ones), which would otherwise wash out the rest."""
+    body = matrix[~np.eye(*matrix.shape, dtype=bool)] if self_similarity and matrix.shape[0] > 1 else matrix
+    lo, hi = zrange if zrange else (float(np.nanmin(body)), float(np.nanmax(body)))
     if diverging:
         bound = max(abs(lo), abs(hi), 1e-6)
         lo, hi = -bound, bound

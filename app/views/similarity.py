@@ -34,7 +34,10 @@ def metrics_panel() -> None:
     st.subheader("Metrics")
     k = st.slider("k (neighbours)", 1, min(50, len(data) - 1), min(10, len(data) - 1), key="metrics-k")
     frame = services.metrics(ex, k)
-    st.dataframe(frame.style.format(precision=3, na_rep="—"), hide_index=True, width="stretch")
+    shown = frame.copy()
+    for column in shown.columns[2:]:
+        shown[column] = [("—" if np.isnan(v) else f"{v:.3f}") for v in frame[column]]
+    st.dataframe(shown, hide_index=True, width="stretch")
     st.markdown("\n".join(f"- **{name}**: {text}" for name, text in METRIC_HELP.items()))
     st.caption("MRR and mean paired cosine appear only where both sides share coordinates (relative vs relative, "
                "translated vs target): between two absolute spaces they would compare unrelated axes.")
@@ -55,12 +58,16 @@ upper = np.triu_indices(len(order), k=1)
 correlation = float(np.corrcoef(sim_a[upper], sim_b[upper])[0, 1]) if len(order) > 2 else float("nan")
 st.caption(f"The angles between anchors survive the change of encoder: Pearson correlation of the two matrices' "
            f"off-diagonal entries **{correlation:.3f}**. The difference shows where they do not.")
+off_diagonal = ~np.eye(len(order), dtype=bool)
+shared_range = (float(min(sim_a[off_diagonal].min(), sim_b[off_diagonal].min())),
+                float(max(sim_a[off_diagonal].max(), sim_b[off_diagonal].max())))  # one scale for A and B
 columns = st.columns(3)
 for column, matrix, title, name, diverging in (
         (columns[0], sim_a, "A", "anchor-cosine-a", False), (columns[1], sim_b, "B", "anchor-cosine-b", False),
         (columns[2], sim_a - sim_b, "A − B", "anchor-cosine-difference", True)):
     with column:
-        show_panel(heatmap(matrix, title, x=names, y=names, diverging=diverging), name, name, select=False)
+        show_panel(heatmap(matrix, title, x=names, y=names, diverging=diverging, self_similarity=not diverging,
+                           zrange=None if diverging else shared_range), name, name, select=False)
 
 st.subheader("Class means")
 st.caption("Cosine similarity between the mean vectors of each class: which topics each encoder finds close.")
@@ -69,7 +76,7 @@ columns = st.columns(2)
 for column, matrix, title, name in ((columns[0], mean_a, "A", "class-means-a"), (columns[1], mean_b, "B",
                                                                                       "class-means-b")):
     with column:
-        show_panel(heatmap(matrix, title, x=data.label_names, y=data.label_names, diverging=True), name, name,
+        show_panel(heatmap(matrix, title, x=data.label_names, y=data.label_names, self_similarity=True), name, name,
                    select=False)
 
 st.subheader("Relative representations of selected samples")

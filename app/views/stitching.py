@@ -143,7 +143,7 @@ def stitching_table() -> None:
     if results is None:
         count = len(seeds) * len(lab.TABLE_METHODS)
         st.info(f"{count} stitching runs (every relative projection and translator, {len(seeds)} seeds). "
-                "On 2 CPU cores this takes about a minute for 2000 samples; the result is kept on disk.")
+                "On 2 CPU cores this takes about two minutes for 2000 samples; the result is kept on disk.")
         if not st.button("Compute the stitching table", type="primary", key="table-run"):
             return
         bar = st.progress(0.0, text="Stitching…")

@@ -26,6 +26,10 @@ def _ok(at) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def _number(text: str) -> float:
+    return math.nan if text == "—" else float(text)
+
+
 def _pca(x: np.ndarray) -> np.ndarray:
     centred = x - x.mean(0)
     return centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
@@ -141,7 +145,8 @@ def test_images_and_the_similarity_page():
     assert len(ids_of(figures(at)["panel-abs-b"], "anchors")) == 15
     at.switch_page("views/similarity.py").run()
     _ok(at)
-    frame = at.dataframe[0].value
+    frame = at.dataframe[0].value  # shown as text, 3 decimals, '—' where a metric does not apply
+    frame = frame.apply(lambda column: column.map(_number) if column.name not in ("comparison", "k") else column)
     data = load_dataset("digits", n=120)
     from latent_core.embed import embed_dataset
     from latent_core.encoders import get_encoder
@@ -149,9 +154,9 @@ def test_images_and_the_similarity_page():
     a = embed_dataset(get_encoder("fake:image-a"), data).numpy()
     b = embed_dataset(get_encoder("fake:image-b"), data).numpy()
     absolute = frame.set_index("comparison").loc["absolute A vs absolute B"]
-    assert absolute["linear CKA"] == pytest.approx(linear_cka(a, b), abs=1e-5)
-    assert absolute["mutual k-NN"] == pytest.approx(mutual_knn(a, b, 10), abs=1e-6)
-    assert absolute["Jaccard@k"] == pytest.approx(jaccard_at_k(a, b, 10), abs=1e-6)
+    assert absolute["linear CKA"] == pytest.approx(linear_cka(a, b), abs=6e-4)
+    assert absolute["mutual k-NN"] == pytest.approx(mutual_knn(a, b, 10), abs=6e-4)
+    assert absolute["Jaccard@k"] == pytest.approx(jaccard_at_k(a, b, 10), abs=6e-4)
     assert math.isnan(absolute["MRR"]) and math.isnan(absolute["mean paired cosine"])
     relative = frame.set_index("comparison").loc["relative A vs relative B"]
     assert 0 < relative["MRR"] <= 1 and not math.isnan(relative["mean paired cosine"])
@@ -170,7 +175,7 @@ def test_images_and_the_similarity_page():
     ub = views.rel_b / np.linalg.norm(views.rel_b, axis=1, keepdims=True)
     sims = ua @ ub.T
     ranks = 1 + (sims > np.diag(sims)[:, None]).sum(1)
-    assert relative["MRR"] == pytest.approx(np.mean(1 / ranks), abs=1e-4)
+    assert relative["MRR"] == pytest.approx(np.mean(1 / ranks), abs=6e-4)
 
 
 def test_modality_mismatch_is_a_readable_error():

@@ -79,7 +79,8 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1600, "height": 1400})
+    """A tall window: whole pages fit in one screenshot (Streamlit scrolls inside its own container)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 3000})
     tab = context.new_page()
     yield tab
     context.close()

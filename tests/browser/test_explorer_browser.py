@@ -21,15 +21,6 @@ def _distinct_colours(png: bytes) -> int:
     return len(image.getcolors(maxcolors=1 << 20))
 
 
-@pytest.fixture
-def page(browser):
-    """A tall window: the five panels fit in one screenshot (Streamlit scrolls inside its own container)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 3000})
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
 def _wait_for_panels(page, count: int = PANELS) -> None:
     page.wait_for_function(f"document.querySelectorAll('{CHART} .main-svg').length >= {count}", timeout=300_000)
     page.wait_for_selector(f"{CHART} canvas", timeout=60_000)  # WebGL scatter draws on a canvas
@@ -75,8 +66,8 @@ def test_anchor_count_change_redraws_and_lands_in_the_url(page, app_url):
     thumb.focus()
     for _ in range(50):
         thumb.press("ArrowLeft")
-    page.wait_for_function("document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stCaptionContainer\"]').innerText"
-                           ".includes('250 anchors')", timeout=120_000)
+    page.wait_for_function("document.querySelector('[data-testid=\"stMain\"] "
+                           "[data-testid=\"stCaptionContainer\"]').innerText.includes('250 anchors')", timeout=120_000)
     _wait_for_panels(page)
     _shot(page, "spaces-250-anchors")
     _no_errors(page)
