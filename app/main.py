@@ -24,11 +24,16 @@ PAGES = ROOT / "app" / "views"
 
 st.set_page_config(page_title="Latent Space Explorer", page_icon="🧭", layout="wide")
 sidebar.init_from_url()
-navigation = st.navigation([
-    st.Page(str(PAGES / "spaces.py"), title="Spaces", icon="🗺️", default=True),
-    st.Page(str(PAGES / "similarity.py"), title="Similarity", icon="🟥"),
-    st.Page(str(PAGES / "upload.py"), title="Upload", icon="📤"),
-])
+_PAGES = [  # file, title, icon
+    ("spaces.py", "Spaces", "🗺️"),
+    ("similarity.py", "Similarity", "🟥"),
+    ("stitching.py", "Stitching lab", "🧵"),
+    ("crossmodal.py", "Cross-modal", "🖼️"),
+    ("learn.py", "Learn", "🎓"),
+    ("upload.py", "Upload", "📤"),
+]
+navigation = st.navigation([st.Page(str(PAGES / file), title=title, icon=icon, default=index == 0)
+                            for index, (file, title, icon) in enumerate(_PAGES)])
 sidebar.scenario_form()
 try:
     data = services.dataset(*sidebar.current().scenario[2:])

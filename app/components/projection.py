@@ -122,7 +122,8 @@ def _points(figure, coords, dataset, rows, texts, colour, selected, *, name_suff
             showlegend=False, customdata=_customdata(dataset, rows, texts),
             hovertemplate=_hover(role) + "", marker={
                 "size": 6, "opacity": opacity, "symbol": symbol, "color": colour[rows], "colorscale": "Viridis",
-                "cmin": 0, "cmax": 1, "colorbar": {"title": {"text": "k-NN<br>agreement"}, "thickness": 12}}))
+                "cmin": 0, "cmax": 1, "showscale": show_legend and not name_suffix.endswith("(B→A)"),
+                "colorbar": {"title": {"text": "k-NN<br>agreement"}, "thickness": 12}}))
 
 
 def scatter_panel(coords: np.ndarray, dataset: Dataset, title: str, *, anchors: np.ndarray, selected: np.ndarray,
@@ -159,7 +160,10 @@ def scatter_panel(coords: np.ndarray, dataset: Dataset, title: str, *, anchors: 
                 x=overlay[lined, 0], y=overlay[lined, 1], mode="markers", name="selected (B→A)",
                 customdata=_customdata(dataset, lined, texts), hovertemplate=_hover(" B→A (selected)"),
                 marker={"size": 7, "symbol": "x", "color": "#ffd400", "line": {"color": "black", "width": 0.8}}))
-    return _base_layout(figure, title, height)
+    _base_layout(figure, title, height)
+    if colour is not None:  # the colour bar takes the right margin: the legend goes below
+        figure.update_layout(legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
+    return figure
 
 
 def show_panel(figure: go.Figure, key: str, file_name: str, *, select: bool = True) -> None:

@@ -114,3 +114,15 @@ def test_similarity_page_draws_heatmaps_and_metrics(page, app_url):
     _no_errors(page)
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     assert page.get_by_text("linear CKA").count() >= 1
+
+
+def test_umap_shows_pca_first_then_the_umap_panels(page, app_url):
+    page.goto(f"{app_url}/?map=umap&color=agreement")
+    page.wait_for_function("document.body.innerText.includes('PCA shown while UMAP is computed')", timeout=300_000)
+    page.wait_for_function("document.body.innerText.includes('UMAP maps ready')", timeout=900_000)
+    page.wait_for_function(f"[...document.querySelectorAll('{CHART} .gtitle')].filter(t => "
+                           f"t.textContent.includes('(UMAP)')).length >= 4", timeout=120_000)
+    _wait_for_panels(page)
+    _shot(page, "spaces-umap")
+    _no_errors(page)
+    assert page.get_by_text("PCA shown while UMAP is computed").count() == 0, "the preview is replaced"
