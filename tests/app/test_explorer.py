@@ -258,3 +258,13 @@ def test_umap_maps_show_pca_first_then_umap_and_are_reused():
     _ok(at)
     again = data_points(figures(at)["panel-rel-b"])
     assert all(np.array_equal(first[i], again[i]) for i in first)
+
+
+def test_online_preset_offline_is_a_readable_error(monkeypatch):
+    monkeypatch.setenv("LATENT_OFFLINE", "1")
+    online = next(p for p in state.PRESETS if p.online and p.settings.dataset.startswith("hf:"))
+    at = app(state.to_query(online.settings)).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "offline" in message.lower() and "What to do" in message
