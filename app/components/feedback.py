@@ -36,3 +36,12 @@ def error_message(error: LatentCoreError) -> str:
 
 def show_error(error: LatentCoreError) -> None:
     st.error(error_message(error), icon="⚠️")
+
+
+def or_stop(load, *args, **kwargs):
+    """``load(*args, **kwargs)``, or the readable error and the end of this page's run."""
+    try:
+        return load(*args, **kwargs)
+    except LatentCoreError as error:
+        show_error(error)
+        st.stop()

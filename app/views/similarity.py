@@ -10,22 +10,16 @@ from app import services
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.export import csv_download
-from app.components.feedback import show_error
+from app.components.feedback import or_stop
 from app.components.heatmaps import heatmap
 from app.components.projection import show_panel
-from latent_core.errors import LatentCoreError
 from latent_core.explore import METRIC_HELP, anchor_order
 
 MAX_HEATMAP_ANCHORS = 150  # beyond this a heatmap's cells are smaller than a pixel on a projector
 SAMPLE_ROWS = 12
 
 st.title("Similarity: do the two spaces agree?")
-progress_area = st.container()
-try:
-    ex = services.explorer(sidebar.current(), progress_area)
-except LatentCoreError as error:
-    show_error(error)
-    st.stop()
+ex = or_stop(services.explorer, sidebar.current(), st.container())
 data = ex.data
 
 

@@ -9,8 +9,7 @@ import streamlit as st
 from app import services
 from app.components import projection as proj
 from app.components import sidebar
-from app.components.feedback import show_error
-from latent_core.errors import LatentCoreError
+from app.components.feedback import or_stop
 
 PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
 MAP_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -22,12 +21,7 @@ def short(spec: str) -> str:
 
 
 st.title("Two spaces, one dataset")
-progress_area = st.container()
-try:
-    ex = services.explorer(sidebar.current(), progress_area)
-except LatentCoreError as error:
-    show_error(error)
-    st.stop()
+ex = or_stop(services.explorer, sidebar.current(), st.container())
 
 settings, data = ex.settings, ex.data
 st.caption(

@@ -15,7 +15,7 @@ from app import services
 from app import services_stitching as lab
 from app.components import sidebar
 from app.components.export import csv_download
-from app.components.feedback import show_error
+from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
 from app.components.projection import PALETTE, show_panel
 from latent_core.errors import LatentCoreError
@@ -25,13 +25,8 @@ EXAMPLES = {"bbc": "The central bank raised interest rates again as inflation wo
 HEADS = ("B → A stitched (A's head)", "B's own head", "A's head on A's encoding")
 
 st.title("Stitching lab")
-progress_area = st.container()
-try:
-    settings = sidebar.current()
-    data, a, b = services.load_spaces(settings, progress_area)
-except LatentCoreError as error:
-    show_error(error)
-    st.stop()
+settings = sidebar.current()
+data, a, b = or_stop(services.load_spaces, settings, st.container())
 n_anchors = lab.anchor_budget(settings, len(data))
 st.caption(f"A = `{settings.encoder_a}` · B = `{settings.encoder_b}` · dataset **{data.name}** ({len(data)} samples) · "
            f"{n_anchors} anchors ({settings.strategy if settings.strategy != 'manual' else 'random'}) · "
