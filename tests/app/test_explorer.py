@@ -268,3 +268,13 @@ def test_online_preset_offline_is_a_readable_error(monkeypatch):
     assert len(at.error) == 1
     message = at.error[0].value
     assert "offline" in message.lower() and "What to do" in message
+
+
+def test_tsne_panels_come_from_one_joint_fit():
+    at = app({**FAKE_IMAGE, "map": "tsne"}).run()
+    _ok(at)
+    figs = figures(at)
+    assert "t-SNE" in figs["panel-rel-b"]["layout"]["title"]["text"]
+    rel_a, rel_b = data_points(figs["panel-rel-a"]), data_points(figs["panel-rel-b"])
+    assert set(rel_a) == set(rel_b) and len(rel_a) == 120
+    assert not np.allclose([rel_a[i] for i in rel_a], [rel_b[i] for i in rel_a])  # B is placed, not copied
