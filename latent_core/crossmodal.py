@@ -15,12 +15,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from latent_core.errors import InvalidParameterError, ShapeMismatchError
 from latent_core.relative import relative_projection
+from latent_core.stitching import chance_rate
 from latent_core.translate import get_translator
-from latent_core.validation import ArrayLike, as_matrix, check_k, check_same_rows, unit_rows, unit_rows_or_zero
+from latent_core.validation import (
+    ArrayLike,
+    as_indices,
+    as_matrix,
+    check_k,
+    check_same_rows,
+    unit_rows,
+    unit_rows_or_zero,
+)
 
 DEFAULT_PROMPT = "a photo of {}."
 
@@ -95,3 +105,82 @@ def stitched_clip_scores(images: ArrayLike, image_anchors: ArrayLike, clip_image
     anchor images embedded by both, then classified by CLIP's text prompts."""
     mapped = get_translator(translator).fit(image_anchors, clip_image_anchors).transform(images)
     return clip_scores(mapped, prompt_embeddings)
+
+
+def anchor_pair_split(n_samples: int, n_pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Image/caption anchor pairs and test images: the first ``n_pairs`` of a seeded permutation of the
+    samples, and the rest.
+
+    The same seed gives nested anchor sets (the pairs for 100 contain the pairs for 50), so accuracy
+    against the number of pairs measures the pairs, not a reshuffle.
+
+    Returns:
+        ``(anchors [n_pairs], test [n_samples - n_pairs])`` sample indices, disjoint.
+    """
+    if not 1 <= n_pairs < n_samples:
+        raise InvalidParameterError(
+            f"{n_samples} samples cannot hold {n_pairs} anchor pairs and at least one test image: "
+            f"choose between 1 and {n_samples - 1} pairs."
+        )
+    order = np.random.default_rng(seed).permutation(n_samples)
+    return order[:n_pairs], order[n_pairs:]
+
+
+def asif_accuracy_sweep(images: ArrayLike, captions: ArrayLike, prompts: ArrayLike, labels: ArrayLike,
+                        counts: Sequence[int], *, anchor_order: ArrayLike, test: ArrayLike,
+                        topk: int | None = 50, power: float | None = 3.0, knn_k: int = 10) -> pd.DataFrame:
+    """Zero-shot accuracy against the number of image/caption pairs, ASIF beside the anchor-label k-NN.
+
+    For each count ``c``, the pairs are the first ``c`` samples of ``anchor_order`` (nested sets) and the
+    ``test`` images are classified by :func:`asif_predict` (class prompts through the pairs' captions) and by
+    :func:`anchor_knn_predict` (the pairs' labels, which ASIF never reads).
+
+    Args:
+        images: ``[N, Di]`` image embeddings; captions: ``[N, Dt]`` their captions' embeddings (row i
+            describes image i); prompts: ``[C, Dt]`` one text per class; labels: ``[N]`` classes in ``[0, C)``.
+        counts: numbers of pairs, each at most ``len(anchor_order)``.
+        anchor_order: sample indices, in the order pairs are added; test: sample indices, disjoint from the pairs.
+        topk, power: ASIF sparsification; knn_k: neighbours of the baseline (capped at the count).
+
+    Returns:
+        One row per count and method: ``n_anchors, n_test, chance`` (majority-class rate of the pairs),
+        ``method`` (``"asif"`` or ``"anchor-knn"``) and ``accuracy`` on the test images.
+    """
+    images = as_matrix(images, "images")
+    captions = as_matrix(captions, "captions")
+    check_same_rows(images, captions, "images and captions")
+    n = images.shape[0]
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ShapeMismatchError(f"labels must hold one class per image ({n}), got shape {labels.shape}.")
+    order = as_indices(anchor_order, n, "anchor_order", min_count=1).cpu().numpy()
+    test = as_indices(test, n, "test indices", min_count=1).cpu().numpy()
+    if np.intersect1d(order[: max(counts, default=0)], test).size:
+        raise InvalidParameterError("The anchor pairs and the test images must be disjoint.")
+    y_test = labels[test]
+    rows = []
+    for count in counts:
+        if not 1 <= count <= len(order):
+            raise InvalidParameterError(f"{count} pairs asked for, but anchor_order holds {len(order)} samples.")
+        anchors = order[:count]
+        common = {"n_anchors": int(count), "n_test": len(test), "chance": chance_rate(labels[anchors])}
+        predicted = asif_predict(images[test], images[anchors], prompts, captions[anchors], topk=topk, power=power)
+        rows.append({**common, "method": "asif", "accuracy": float((predicted == y_test).mean())})
+        knn = anchor_knn_predict(images[test], images[anchors], labels[anchors], k=min(knn_k, count))
+        rows.append({**common, "method": "anchor-knn", "accuracy": float((knn == y_test).mean())})
+    return pd.DataFrame(rows, columns=["n_anchors", "n_test", "chance", "method", "accuracy"])
+
+
+def nearest_anchor_pairs(images: ArrayLike, image_anchors: ArrayLike, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` anchor images most similar (cosine) to each image: the pairs whose captions carry most of
+    its ASIF representation.
+
+    Returns:
+        ``(index [N, k], similarity [N, k])``, most similar first.
+    """
+    images = as_matrix(images, "images")
+    anchors = as_matrix(image_anchors, "image_anchors", device=images.device)
+    k = check_k(k, anchors.shape[0] + 1)
+    sims = unit_rows(images, "images") @ unit_rows(anchors, "image_anchors").T
+    values, index = sims.topk(k, dim=1)
+    return index.cpu().numpy(), values.cpu().numpy()

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from latent_core.crossmodal import anchor_knn_predict, asif_predict, class_prompts, clip_scores, stitched_clip_scores
+from latent_core.crossmodal import asif_accuracy_sweep, class_prompts, clip_scores, stitched_clip_scores
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
@@ -101,23 +101,16 @@ def run_asif(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentRe
     if scenario.n_anchors not in counts:
         raise ConfigError(f"{len(dataset)} samples leave room for at most {room} anchor pairs beside the test set; "
                           f"n_anchors={scenario.n_anchors} does not fit.")
-    rows = []
+    frames = []
     for seed in scenario.seeds:
         pool, _, test = split_indices(dataset.labels, n_anchors=max(counts), test_size=scenario.test_size, seed=seed)
         pool = np.random.default_rng(seed).permutation(pool)  # the first c of a fixed order: nested anchor sets
-        y_test = dataset.labels[test]
-        for count in counts:
-            anchors = pool[:count]
-            common = {"seed": seed, "n_anchors": count, "n_test": len(test),
-                      "chance": chance_rate(dataset.labels[anchors]), "dataset": dataset.name,
-                      "encoder_a": scenario.image_encoder, "encoder_b": scenario.text_encoder}
-            predicted = asif_predict(images[test], images[anchors], prompts, captions[anchors], topk=scenario.topk,
-                                     power=scenario.power)
-            rows.append({**common, "method": "asif", "accuracy": float((predicted == y_test).mean())})
-            knn = anchor_knn_predict(images[test], images[anchors], dataset.labels[anchors],
-                                     k=min(scenario.knn_k, count))
-            rows.append({**common, "method": "anchor-knn", "accuracy": float((knn == y_test).mean())})
-    frame = pd.DataFrame(rows)
+        sweep = asif_accuracy_sweep(images, captions, prompts, dataset.labels, counts, anchor_order=pool, test=test,
+                                    topk=scenario.topk, power=scenario.power, knn_k=scenario.knn_k)
+        frames.append(sweep.assign(seed=seed, dataset=dataset.name, encoder_a=scenario.image_encoder,
+                                   encoder_b=scenario.text_encoder))
+    columns = ["seed", "n_anchors", "n_test", "chance", "dataset", "encoder_a", "encoder_b", "method", "accuracy"]
+    frame = pd.concat(frames, ignore_index=True)[columns]
     return ExperimentResults(scenario, frame[frame.n_anchors == scenario.n_anchors].reset_index(drop=True), frame)
 
 
