@@ -40,5 +40,6 @@ try:
 except LatentCoreError:
     data = None  # the page shows the error with what to do
 sidebar.live_controls(data)
-st.query_params.from_dict(state.to_query(sidebar.current()))
+page_owned = {key: value for key, value in st.query_params.to_dict().items() if key in state.PAGE_PARAMS}
+st.query_params.from_dict({**state.to_query(sidebar.current()), **page_owned})
 navigation.run()

@@ -51,6 +51,7 @@ QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples
 CHOICES = {"strategy": ANCHOR_STRATEGIES, "projection": RELATIVE_PROJECTIONS, "translator": tuple(TRANSLATORS),
            "map_kind": MAP_KINDS, "color_by": COLOR_BY}
 MANUAL_SEPARATOR = "|"
+PAGE_PARAMS = ("step",)  # URL parameters a page owns (the lesson step); kept when the settings are written
 
 
 @dataclass(frozen=True)
