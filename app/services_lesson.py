@@ -18,11 +18,17 @@ import streamlit as st
 from app import services
 from app.services_stitching import anchor_budget, test_size_for
 from app.state import Settings
-from latent_core.anchors import select_anchors
 from latent_core.errors import InvalidParameterError
 from latent_core.explore import anchor_order
 from latent_core.metrics import paired_cosine, topk_retrieval
-from latent_core.stitching import StitchResult, max_anchor_count, split_indices, stitch_eval, test_count
+from latent_core.stitching import (
+    StitchResult,
+    draw_anchors,
+    max_anchor_count,
+    split_indices,
+    stitch_eval,
+    test_count,
+)
 
 Scenario = tuple[str, str, str, int | None, int]  # Settings.scenario
 POOL = 500  # anchors step 6 may draw (when the data allows): the split keeps this many samples aside
@@ -79,8 +85,7 @@ def _split(scenario: Scenario, pool: int, budget: int) -> Split:
 def _anchors(scenario: Scenario, pool: int, budget: int, strategy: str, count: int) -> np.ndarray:
     split = _split(scenario, pool, budget)
     data, a, _ = services.load_spaces(_settings(scenario))
-    local = select_anchors(a[split.pool], count, strategy, labels=data.labels[split.pool], seed=scenario[4])
-    return split.pool[local.numpy()]
+    return draw_anchors(a, data.labels, split.pool, count, strategy, scenario[4])
 
 
 def split_anchors(settings: Settings, split: Split, strategy: str | None = None,

@@ -24,7 +24,15 @@ from app.state import RELATIVE_PROJECTIONS, Settings
 from latent_core.config import cache_subdir
 from latent_core.errors import InvalidParameterError
 from latent_core.heads import make_head
-from latent_core.stitching import Stitcher, anchor_sweep, max_anchor_count, split_indices, stitch_benchmark, test_count
+from latent_core.stitching import (
+    Stitcher,
+    anchor_sweep,
+    draw_anchors,
+    max_anchor_count,
+    split_indices,
+    stitch_benchmark,
+    test_count,
+)
 from latent_core.translate import TRANSLATORS
 
 TABLE_METHODS = ("absolute", *[f"relative:{p}" for p in RELATIVE_PROJECTIONS],
@@ -138,12 +146,10 @@ def _live_model(scenario: tuple, n_anchors: int, strategy: str, method: str, see
     data, a, b = services.load_spaces(settings)
     n = len(data)
     pool, train, test = split_indices(data.labels, n_anchors=n_anchors, test_size=test_size_for(n), seed=seed)
-    from latent_core.anchors import select_anchors
-
-    local = select_anchors(a[pool], n_anchors, strategy, labels=data.labels[pool], seed=seed).numpy()
+    anchors = draw_anchors(a, data.labels, pool, n_anchors, strategy, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        stitcher = Stitcher(method, seed=seed).fit(a, b, data.labels, anchor_idx=pool[local], train_idx=train)
+        stitcher = Stitcher(method, seed=seed).fit(a, b, data.labels, anchor_idx=anchors, train_idx=train)
     head_a = make_head("logreg", seed).fit(a[train], data.labels[train])
     head_b = make_head("logreg", seed).fit(b[train], data.labels[train])
     return LiveModel(stitcher, head_a, head_b, test, stitcher.classes_)

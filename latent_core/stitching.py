@@ -214,9 +214,10 @@ def split_indices(labels: np.ndarray, *, n_anchors: int, test_size: int | float,
     return np.sort(rest[:pool_size]), np.sort(rest[pool_size:]), test
 
 
-def _draw_anchors(space_a: torch.Tensor, labels: np.ndarray, pool: np.ndarray, n_anchors: int, strategy: str,
-                  seed: int) -> np.ndarray:
-    local = select_anchors(space_a[pool], n_anchors, strategy, labels=labels[pool], seed=seed)
+def draw_anchors(space_a: ArrayLike, labels: np.ndarray, pool: np.ndarray, n_anchors: int, strategy: str,
+                 seed: int) -> np.ndarray:
+    """``n_anchors`` sample rows chosen by ``strategy`` among the ``pool`` rows of A's space ``[N, Da]``."""
+    local = select_anchors(space_a[pool], n_anchors, strategy, labels=np.asarray(labels)[pool], seed=seed)
     return pool[local.numpy()]
 
 
@@ -258,7 +259,7 @@ def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, 
     tick = _ticker(len(seeds) * len(methods), progress)
     for seed in seeds:
         pool, train, test = split_indices(y, n_anchors=n_anchors, test_size=test_size, seed=seed)
-        anchors = _draw_anchors(a, y, pool, n_anchors, strategy, seed)
+        anchors = draw_anchors(a, y, pool, n_anchors, strategy, seed)
         rows += _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick)
     return pd.DataFrame(rows)
 
@@ -290,7 +291,7 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
         for strategy in strategies:
             for count in counts:
                 try:
-                    anchors = _draw_anchors(a, y, pool, count, strategy, seed)
+                    anchors = draw_anchors(a, y, pool, count, strategy, seed)
                 except AnchorIndexError:  # e.g. stratified: a class has too few samples; the curve ends here
                     tick(len(methods))
                     continue
