@@ -9,8 +9,6 @@ what depends on it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +21,7 @@ import streamlit as st
 
 from app.state import Settings
 from latent_core.anchors import select_anchors
+from latent_core.cache import atomic_write_bytes
 from latent_core.config import cache_subdir
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
@@ -222,9 +221,7 @@ def save_upload(name: str, content: bytes) -> Path:
     folder = cache_subdir("uploads")
     path = folder / f"{hashlib.sha256(content).hexdigest()[:20]}{suffix}"
     if not path.exists():
-        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as handle:
-            handle.write(content)
-        os.replace(handle.name, path)
+        atomic_write_bytes(path, content)
     return path
 
 

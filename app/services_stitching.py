@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from sklearn.metrics import confusion_matrix
 
 from app import services
 from app.state import RELATIVE_PROJECTIONS, Settings
+from latent_core.cache import atomic_write_bytes
 from latent_core.config import cache_subdir
 from latent_core.errors import InvalidParameterError
 from latent_core.heads import make_head
@@ -58,18 +58,28 @@ def _key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps({**parts, "format": FORMAT}, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _frame_path(key: str) -> Path:
+    return cache_subdir("stitching") / f"{key[:32]}.csv"
+
+
+def _stored_frame(key: str) -> pd.DataFrame | None:
+    """The stored DataFrame for ``key``, or None (absent, or unreadable: warned about, to be recomputed)."""
+    path = _frame_path(key)
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        warnings.warn(f"Unreadable stitching cache {path.name} ({exc}); recomputing.", RuntimeWarning, stacklevel=2)
+        return None
+
+
 def _disk_frame(key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """A DataFrame from the disk cache, or computed and stored atomically."""
-    path = cache_subdir("stitching") / f"{key[:32]}.csv"
-    if path.exists():
-        try:
-            return pd.read_csv(path)
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            warnings.warn(f"Unreadable stitching cache {path.name} ({exc}); recomputing.", RuntimeWarning, stacklevel=2)
-    frame = compute()
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".part") as handle:
-        frame.to_csv(handle, index=False)
-    os.replace(handle.name, path)
+    frame = _stored_frame(key)
+    if frame is None:
+        frame = compute()
+        atomic_write_bytes(_frame_path(key), frame.to_csv(index=False).encode())
     return frame
 
 
@@ -80,8 +90,7 @@ def _table_key(settings: Settings, n: int, seeds: tuple[int, ...]) -> str:
 
 
 def cached_table(settings: Settings, n: int, seeds: tuple[int, ...]) -> pd.DataFrame | None:
-    path = cache_subdir("stitching") / f"{_table_key(settings, n, seeds)[:32]}.csv"
-    return pd.read_csv(path) if path.exists() else None
+    return _stored_frame(_table_key(settings, n, seeds))
 
 
 def stitching_table(settings: Settings, seeds: tuple[int, ...], progress=None) -> pd.DataFrame:
@@ -110,8 +119,7 @@ def sweep_counts(settings: Settings, n: int) -> tuple[int, ...]:
 
 
 def cached_sweep(settings: Settings, n: int) -> pd.DataFrame | None:
-    path = cache_subdir("stitching") / f"{_sweep_key(settings, n, sweep_counts(settings, n))[:32]}.csv"
-    return pd.read_csv(path) if path.exists() else None
+    return _stored_frame(_sweep_key(settings, n, sweep_counts(settings, n)))
 
 
 def anchor_curves(settings: Settings, progress=None) -> pd.DataFrame:
