@@ -9,6 +9,7 @@ what depends on it.
 from __future__ import annotations
 
 import hashlib
+import io
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from app.state import Settings
 from latent_core.anchors import select_anchors
@@ -26,7 +28,7 @@ from latent_core.config import cache_subdir
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import Encoder, get_encoder, list_encoders
-from latent_core.errors import AnchorIndexError, ConfigError, LatentCoreError
+from latent_core.errors import AnchorIndexError, ConfigError, InvalidImageError, LatentCoreError
 from latent_core.explore import Views, agreement, anchor_similarity, class_mean_similarity, compute_views, space_metrics
 from latent_core.maps import map_2d, pca_2d
 
@@ -246,3 +248,24 @@ def encoder_reads(spec: str, modality: str) -> bool:
         return encoder(spec).modality == modality
     except LatentCoreError:
         return False
+
+
+MAX_UPLOAD_PIXELS = 50_000_000
+
+
+def read_image(content: bytes, name: str) -> Image.Image:
+    """Decode an uploaded file as an image.
+
+    Raises:
+        InvalidImageError: not a decodable image (or an absurdly large one).
+    """
+    from PIL import UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(content))
+        if image.width * image.height > MAX_UPLOAD_PIXELS:
+            raise ValueError(f"{image.width} x {image.height} pixels")
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(f"{name} is not a readable image ({type(exc).__name__}: {exc}).") from exc
+    return image.convert("RGB") if image.mode not in ("RGB", "L") else image

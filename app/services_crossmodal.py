@@ -13,7 +13,6 @@ that prompt); everything derived (scores, confusion, the anchor-pairs curve) wit
 from __future__ import annotations
 
 import dataclasses
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +33,7 @@ from latent_core.crossmodal import (
 )
 from latent_core.data import Dataset
 from latent_core.embed import embed_dataset
-from latent_core.errors import ConfigError, EmbeddingAlignmentError, InvalidImageError, LatentCoreError
+from latent_core.errors import ConfigError, EmbeddingAlignmentError, LatentCoreError
 from latent_core.stitching import chance_rate
 
 CLIP_MODEL = "ViT-B-32/openai"  # clip:<model>:image / clip:<model>:text
@@ -42,7 +41,6 @@ OVERRIDE_PREFIX = "xm_"
 """Session-state key ``xm_<field>`` replaces a :class:`Setup` default (``xm_image_encoder``, ``xm_dataset``,
 ``xm_n_samples``, ``xm_topk``...): for tests and experiments, not a widget."""
 CLIP_LOGIT_SCALE = 100.0  # OpenAI CLIP's learned temperature: probabilities = softmax(100 * cosine)
-MAX_UPLOAD_PIXELS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -223,28 +221,10 @@ def accuracy_curve(setup: Setup, seed: int, prompts: tuple[str, ...]) -> pd.Data
 
 # ---- one image ---------------------------------------------------------------------------------------------
 
-def read_image(content: bytes, name: str) -> Image.Image:
-    """Decode an uploaded file as an image.
-
-    Raises:
-        InvalidImageError: not a decodable image (or an absurdly large one).
-    """
-    from PIL import UnidentifiedImageError
-
-    try:
-        image = Image.open(io.BytesIO(content))
-        if image.width * image.height > MAX_UPLOAD_PIXELS:
-            raise ValueError(f"{image.width} x {image.height} pixels")
-        image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidImageError(f"{name} is not a readable image ({type(exc).__name__}: {exc}).") from exc
-    return image.convert("RGB") if image.mode not in ("RGB", "L") else image
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def image_embedding(encoder_spec: str, content: bytes, name: str = "upload") -> np.ndarray:
     """``[D]`` embedding of an uploaded image file."""
-    return services.encoder(encoder_spec).encode([read_image(content, name)]).cpu().numpy()[0]
+    return services.encoder(encoder_spec).encode([services.read_image(content, name)]).cpu().numpy()[0]
 
 
 @dataclass

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import services
 from app import services_crossmodal as xm
 from app.components import sidebar
 from app.components.export import figure_downloads
@@ -237,7 +238,7 @@ true_name = ""
 if upload is not None:
     content = upload.getvalue()
     try:
-        image = xm.read_image(content, upload.name)
+        image = services.read_image(content, upload.name)
         with st.spinner(f"Embedding {upload.name} with {setup.image_encoder}…"):
             vector = xm.image_embedding(setup.image_encoder, content, upload.name)
     except InvalidImageError as error:

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image, UnidentifiedImageError
 
 from app import services
 from app import services_stitching as lab
@@ -18,7 +17,7 @@ from app.components.export import csv_download
 from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
 from app.components.projection import PALETTE, show_panel
-from latent_core.errors import LatentCoreError
+from latent_core.errors import InvalidImageError, LatentCoreError
 from latent_core.stitching import summarize
 
 EXAMPLES = {"bbc": "The central bank raised interest rates again as inflation worries grew."}
@@ -60,11 +59,9 @@ def _input_item():
             st.info("Upload an image, or pick a sample.")
             return None
         try:
-            image = Image.open(upload)
-            image.load()
-            return image.convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError):
-            st.error(f"{upload.name} is not a readable image. Upload a PNG or JPEG.")
+            return services.read_image(upload.getvalue(), upload.name).convert("RGB")
+        except InvalidImageError as error:
+            st.error(f"{error}\n\n**What to do:** upload a PNG or JPEG picture, or pick a sample.", icon="⚠️")
             return None
     index = st.number_input("Sample number", 0, len(data) - 1, 0, key="live-sample")
     return data.items[int(index)]
