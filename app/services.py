@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from app.components.progress import progress_bar
 from app.state import Settings
 from latent_core.anchors import select_anchors
 from latent_core.cache import atomic_write_bytes
@@ -87,17 +88,10 @@ def load_spaces(settings: Settings, progress_area=None) -> tuple[Dataset, np.nda
     data = dataset(data_spec, n, seed)
     spaces = []
     for role, spec in (("A", enc_a), ("B", enc_b)):
-        if (spec, data_spec, n, seed) in _loaded_spaces() or progress_area is None:
-            spaces.append(embeddings(spec, data_spec, n, seed))
-            continue
-        with progress_area:
-            bar = st.progress(0.0, text=f"Encoder {role}: loading {spec}…")
-
-        def report(done: int, total: int, bar=bar, role=role) -> None:
-            bar.progress(done / total, text=f"Encoder {role}: embedded {done} of {total} samples")
-
-        spaces.append(embeddings(spec, data_spec, n, seed, report))
-        bar.empty()
+        area = None if (spec, data_spec, n, seed) in _loaded_spaces() else progress_area
+        with progress_bar(area, f"Encoder {role}: loading {spec}…",
+                          lambda done, total, r=role: f"Encoder {r}: embedded {done} of {total} samples") as report:
+            spaces.append(embeddings(spec, data_spec, n, seed, report))
     return data, spaces[0], spaces[1]
 
 

@@ -21,6 +21,7 @@ import streamlit as st
 from PIL import Image
 
 from app import services
+from app.components.progress import progress_bar
 from latent_core.bundle import CROSSMODAL_SCENARIO
 from latent_core.config import is_offline
 from latent_core.crossmodal import (
@@ -121,25 +122,14 @@ def _space(setup: Setup, spec: str, captions: bool, progress_area=None, role: st
     if key in store:
         return store[key]
     data = services.dataset(setup.dataset, setup.n_samples, setup.sample_seed)
-    bar = None
-    if progress_area is not None:
-        with progress_area:
-            bar = st.progress(0.0, text=f"{role}: loading {spec}…")
     what = "captions" if captions else "images"
-
-    def report(count: int, total: int) -> None:
-        if bar is not None:
-            bar.progress(count / total, text=f"{role}: embedded {count} of {total} {what}")
-
-    try:
+    with progress_bar(progress_area, f"{role}: loading {spec}…",
+                      lambda count, total: f"{role}: embedded {count} of {total} {what}") as report:
         model = services.encoder(spec)
         wanted = "text" if captions else "image"
         if model.modality != wanted:
             raise ConfigError(f"{spec} reads {model.modality}s; the {what} need an {wanted} encoder.")
         store[key] = embed_dataset(model, data, captions=captions, progress=report).cpu().numpy()
-    finally:
-        if bar is not None:
-            bar.empty()
     return store[key]
 
 

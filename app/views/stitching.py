@@ -16,6 +16,7 @@ from app.components import sidebar
 from app.components.export import csv_download
 from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
+from app.components.progress import progress_bar
 from app.components.projection import PALETTE, show_panel
 from latent_core.errors import InvalidImageError, LatentCoreError
 from latent_core.stitching import summarize
@@ -138,10 +139,9 @@ def stitching_table() -> None:
                 "On 2 CPU cores this takes about two minutes for 2000 samples; the result is kept on disk.")
         if not st.button("Compute the stitching table", type="primary", key="table-run"):
             return
-        bar = st.progress(0.0, text="Stitching…")
-        results = lab.stitching_table(settings, seeds, lambda done, total: bar.progress(
-            done / total, text=f"Stitching: {done} of {total} runs"))
-        bar.empty()
+        with progress_bar(st.container(), "Stitching…",
+                          lambda done, total: f"Stitching: {done} of {total} runs") as report:
+            results = lab.stitching_table(settings, seeds, report)
     summary = summarize(results)
     show_panel(table_figure(summary), "stitch-table", "stitching-table", select=False)
     shown = summary[["method", "accuracy_mean", "accuracy_std", "a_accuracy_mean", "b_accuracy_mean", "macro_f1_mean",
@@ -164,10 +164,9 @@ def anchor_curves() -> None:
                 f"{len(lab.SWEEP_METHODS)} methods); kept on disk once computed.")
         if not st.button("Compute the anchor curves", type="primary", key="sweep-run"):
             return
-        bar = st.progress(0.0, text="Sweeping…")
-        sweep = lab.anchor_curves(settings, lambda done, total: bar.progress(
-            done / total, text=f"Anchor sweep: {done} of {total} runs"))
-        bar.empty()
+        with progress_bar(st.container(), "Sweeping…",
+                          lambda done, total: f"Anchor sweep: {done} of {total} runs") as report:
+            sweep = lab.anchor_curves(settings, report)
     left, right = st.columns(2)
     with left:
         figure = go.Figure()
