@@ -69,6 +69,11 @@ def embeddings(encoder_spec: str, dataset_spec: str, n: int | None, seed: int,
     return store[key]
 
 
+def _pair(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """A's and B's embeddings of the scenario's dataset (already loaded: from memory)."""
+    return embeddings(scenario[0], *scenario[2:]), embeddings(scenario[1], *scenario[2:])
+
+
 @dataclass
 class Explorer:
     """Everything the pages draw for one setting."""
@@ -118,7 +123,7 @@ def anchor_indices(scenario: Scenario, strategy: str, n_anchors: int, manual: tu
 @st.cache_data(show_spinner=False, max_entries=32)
 def _views_with_notes(scenario: Scenario, anchors: tuple[int, ...], projection: str,
                       translator: str) -> tuple[Views, list[str]]:
-    a, b = (embeddings(spec, *scenario[2:]) for spec in scenario[:2])
+    a, b = _pair(scenario)
     with warnings.catch_warnings(record=True) as caught:  # e.g. a rank-deficient fit: the user should see it
         warnings.simplefilter("always")
         view = compute_views(a, b, np.array(anchors), projection=projection, translator=translator)
@@ -177,7 +182,7 @@ def panel_maps(ex: Explorer, kind: str, progress: Callable[[str], None] | None =
 @st.cache_data(show_spinner=False, max_entries=32)
 def _agreement(view_key: tuple, k: int) -> dict[str, np.ndarray]:
     scenario = view_key[0]
-    a, b = (embeddings(spec, *scenario[2:]) for spec in scenario[:2])
+    a, b = _pair(scenario)
     return agreement(a, b, views(*view_key), k)
 
 
@@ -188,7 +193,7 @@ def neighbour_agreement(ex: Explorer, k: int = 10) -> dict[str, np.ndarray]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _metrics(view_key: tuple, k: int) -> pd.DataFrame:
     scenario = view_key[0]
-    a, b = (embeddings(spec, *scenario[2:]) for spec in scenario[:2])
+    a, b = _pair(scenario)
     return space_metrics(a, b, views(*view_key), k)
 
 
