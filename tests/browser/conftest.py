@@ -78,9 +78,15 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A tall window: whole pages fit in one screenshot (Streamlit scrolls inside its own container)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 3000})
+def viewport():
+    """A tall window: whole pages fit in one screenshot (Streamlit scrolls inside its own container).
+    A test module overrides this fixture for another size."""
+    return {"width": 1600, "height": 3000}
+
+
+@pytest.fixture
+def page(browser, viewport):
+    context = browser.new_context(viewport=viewport)
     tab = context.new_page()
     yield tab
     context.close()

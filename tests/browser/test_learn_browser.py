@@ -19,12 +19,9 @@ CHARTS_PER_STEP = (3, 2, 2, 1, 1, 1, 1)  # plotly figures each step draws
 
 
 @pytest.fixture
-def page(browser):
-    """A tall window: a whole step fits in one screenshot (Streamlit scrolls inside its own container)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 2200})
-    tab = context.new_page()
-    yield tab
-    context.close()
+def viewport():
+    """A whole step fits in one screenshot."""
+    return {"width": 1600, "height": 2200}
 
 
 def _distinct_colours(png: bytes) -> int:
