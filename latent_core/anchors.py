@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from latent_core.errors import AnchorIndexError, InvalidParameterError
-from latent_core.validation import ArrayLike, as_matrix, unit_rows
+from latent_core.validation import ArrayLike, as_int, as_matrix, describe, label_codes, unit_rows
 
 STRATEGIES = ("random", "stratified", "kmeans", "fps")
 
@@ -23,7 +23,7 @@ def _random(n_samples: int, n: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_samples, generator=_generator(seed))[:n]
 
 
-def _stratified(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+def _stratified(labels: torch.Tensor, n: int, seed: int, names: list | None = None) -> torch.Tensor:
     """Equal numbers per class (the first ``n % C`` classes, in label order, get one more)."""
     classes = labels.unique()
     per_class = torch.full((len(classes),), n // len(classes), dtype=torch.long)
@@ -33,8 +33,9 @@ def _stratified(labels: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     for cls, count in zip(classes.tolist(), per_class.tolist()):
         members = torch.nonzero(labels == cls).squeeze(1)
         if count > len(members):
+            label = cls if names is None else names[cls]
             raise AnchorIndexError(
-                f"Stratified anchors need {count} samples of class {cls} but it has only {len(members)}; "
+                f"Stratified anchors need {count} samples of class {label!r} but it has only {len(members)}; "
                 "ask for fewer anchors or use the 'random' strategy."
             )
         chosen.append(members[torch.randperm(len(members), generator=generator)[:count]])
@@ -140,27 +141,29 @@ def select_anchors(x: ArrayLike, n: int, strategy: str = "random", labels: Array
     Returns:
         ``LongTensor[n]`` of distinct sample indices (on CPU).
     """
-    if strategy not in STRATEGIES:
-        raise InvalidParameterError(f"Unknown anchor strategy {strategy!r}; choose from {', '.join(STRATEGIES)}.")
+    if not isinstance(strategy, str) or strategy not in STRATEGIES:
+        raise InvalidParameterError(
+            f"Unknown anchor strategy {describe(strategy)}; choose from {', '.join(STRATEGIES)}."
+        )
     x = as_matrix(x, "x")
     n_samples = x.shape[0]
-    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+    n = as_int(n, "The number of anchors", error=AnchorIndexError)
+    if n < 2:
         raise AnchorIndexError(f"Need at least 2 anchors, got {n!r}.")
     if n > n_samples:
         raise AnchorIndexError(f"Asked for {n} anchors but there are only {n_samples} samples.")
+    seed = as_int(seed, "seed")
+    if not -(1 << 63) <= seed < 1 << 64:
+        raise InvalidParameterError(f"seed must fit in 64 bits, got {seed}.")
     if strategy == "random":
         return _random(n_samples, n, seed)
     if strategy == "stratified":
         if labels is None:
             raise InvalidParameterError("The 'stratified' strategy needs labels.")
-        label_tensor = torch.as_tensor(labels.detach().cpu() if torch.is_tensor(labels) else labels).long()
-        if label_tensor.shape != (n_samples,):
-            raise InvalidParameterError(
-                f"labels must have one entry per sample ({n_samples}), got shape {tuple(label_tensor.shape)}."
-            )
-        return _stratified(label_tensor, n, seed)
+        codes, names = label_codes(labels, n_samples)
+        return _stratified(codes, n, seed, names)
     if strategy == "kmeans":
         return _kmeans(x.double(), n, seed).cpu()
     if metric not in ("cosine", "euclidean"):
-        raise InvalidParameterError(f"fps metric must be 'cosine' or 'euclidean', got {metric!r}.")
+        raise InvalidParameterError(f"fps metric must be 'cosine' or 'euclidean', got {describe(metric)}.")
     return _fps(x.double(), n, seed, metric).cpu()

@@ -25,9 +25,11 @@ from latent_core.translate import get_translator
 from latent_core.validation import (
     ArrayLike,
     as_indices,
+    as_int,
     as_matrix,
     check_k,
     check_same_rows,
+    label_codes,
     unit_rows,
     unit_rows_or_zero,
 )
@@ -58,7 +60,7 @@ def asif_scores(images: ArrayLike, image_anchors: ArrayLike, texts: ArrayLike, c
     caption_anchors = as_matrix(caption_anchors, "caption_anchors")
     check_same_rows(image_anchors, caption_anchors, "image anchors and caption anchors")
     k = image_anchors.shape[0]
-    topk = None if topk is None else min(int(topk), k)
+    topk = None if topk is None else min(as_int(topk, "topk", minimum=1), k)
     rel_images = relative_projection(images, image_anchors, topk=topk, power=power)
     rel_texts = relative_projection(texts, caption_anchors, topk=topk, power=power).to(rel_images.device)
     return rel_images @ unit_rows_or_zero(rel_texts).T
@@ -70,21 +72,29 @@ def asif_predict(images: ArrayLike, image_anchors: ArrayLike, texts: ArrayLike, 
     return asif_scores(images, image_anchors, texts, caption_anchors, topk=topk, power=power).argmax(1).cpu().numpy()
 
 
+def _check_same_dim(images: torch.Tensor, anchors: torch.Tensor) -> None:
+    if images.shape[1] != anchors.shape[1]:
+        raise ShapeMismatchError(
+            f"images ({images.shape[1]}-d) and image_anchors ({anchors.shape[1]}-d) must come from the same image "
+            "encoder."
+        )
+
+
 def anchor_knn_predict(images: ArrayLike, image_anchors: ArrayLike, anchor_labels: ArrayLike,
                        k: int = 10) -> np.ndarray:
     """Baseline that reads the anchor images' labels directly: a cosine k-NN vote (weights = similarity,
     clamped at 0) among the anchor images. ASIF's claim is to get close to this from captions alone."""
     images = as_matrix(images, "images")
     anchors = as_matrix(image_anchors, "image_anchors", device=images.device)
-    labels = torch.as_tensor(np.asarray(anchor_labels), dtype=torch.long, device=images.device)
-    if labels.shape != (anchors.shape[0],):
-        raise ShapeMismatchError("anchor_labels must have one label per anchor image.")
+    codes, names = label_codes(anchor_labels, anchors.shape[0], "anchor_labels")
+    labels = codes.to(images.device)
     k = check_k(k, anchors.shape[0] + 1)
+    _check_same_dim(images, anchors)
     sims = unit_rows(images, "images") @ unit_rows(anchors, "image_anchors").T
     values, index = sims.topk(k, dim=1)
     votes = torch.zeros(images.shape[0], int(labels.max()) + 1, device=images.device)
     votes.scatter_add_(1, labels[index], values.clamp_min(0) + 1e-6)
-    return votes.argmax(1).cpu().numpy()
+    return np.asarray(names)[votes.argmax(1).cpu().numpy()]
 
 
 def clip_scores(image_embeddings: ArrayLike, prompt_embeddings: ArrayLike) -> torch.Tensor:
@@ -117,6 +127,8 @@ def anchor_pair_split(n_samples: int, n_pairs: int, seed: int = 0) -> tuple[np.n
     Returns:
         ``(anchors [n_pairs], test [n_samples - n_pairs])`` sample indices, disjoint.
     """
+    n_samples, n_pairs = as_int(n_samples, "n_samples"), as_int(n_pairs, "n_pairs")
+    seed = as_int(seed, "seed", minimum=0)
     if not 1 <= n_pairs < n_samples:
         raise InvalidParameterError(
             f"{n_samples} samples cannot hold {n_pairs} anchor pairs and at least one test image: "
@@ -181,6 +193,7 @@ def nearest_anchor_pairs(images: ArrayLike, image_anchors: ArrayLike, k: int = 8
     images = as_matrix(images, "images")
     anchors = as_matrix(image_anchors, "image_anchors", device=images.device)
     k = check_k(k, anchors.shape[0] + 1)
+    _check_same_dim(images, anchors)
     sims = unit_rows(images, "images") @ unit_rows(anchors, "image_anchors").T
     values, index = sims.topk(k, dim=1)
     return index.cpu().numpy(), values.cpu().numpy()

@@ -90,3 +90,11 @@ class ZeroVectorError(MathInputError):
 
 class NotFittedError(LatentCoreError, RuntimeError):
     """An estimator was used before ``fit``."""
+
+
+class InvalidDtypeError(MathInputError):
+    """An input is not a real-valued numeric array (strings, objects, complex numbers, ragged lists)."""
+
+
+class DegenerateAnchorsError(MathInputError):
+    """The anchors carry no information (all anchor rows identical): nothing can be fitted on them."""

@@ -21,7 +21,7 @@ from latent_core.metrics import jaccard_at_k, linear_cka, mrr, mutual_knn, neigh
 from latent_core.relative import RelativeProjection
 from latent_core.stitching import CENTER_SUFFIX
 from latent_core.translate import get_translator
-from latent_core.validation import ArrayLike, as_indices, as_matrix, check_same_rows, unit_rows
+from latent_core.validation import ArrayLike, as_indices, as_int, as_matrix, check_same_rows, unit_rows
 
 METRIC_HELP = {
     "linear CKA": "Centred kernel alignment of the Gram matrices (1 = same geometry up to rotation and scale).",
@@ -123,7 +123,9 @@ def anchor_similarity(x: ArrayLike, anchor_idx: ArrayLike) -> np.ndarray:
 def class_mean_similarity(x: ArrayLike, labels: ArrayLike, n_classes: int) -> np.ndarray:
     """``[C, C]`` cosine similarities between class means (NaN rows for classes with no samples)."""
     x = as_matrix(x, "x").double()
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    n_classes = as_int(n_classes, "n_classes", minimum=1)
+    labels = as_indices(labels, n_classes, "labels", min_count=0, unique=False) if x.shape[0] else torch.zeros(
+        0, dtype=torch.long)
     if labels.shape != (x.shape[0],):
         raise InvalidParameterError(f"labels must have one entry per row ({x.shape[0]}), got {tuple(labels.shape)}.")
     sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype).index_add_(0, labels, x)
@@ -136,5 +138,6 @@ def class_mean_similarity(x: ArrayLike, labels: ArrayLike, n_classes: int) -> np
 
 def anchor_order(labels: np.ndarray, anchor_idx: np.ndarray) -> np.ndarray:
     """Positions that sort the anchors by class (then by index): heatmaps then show class blocks."""
-    anchor_idx = np.asarray(anchor_idx)
-    return np.lexsort((anchor_idx, np.asarray(labels)[anchor_idx]))
+    labels = np.asarray(labels)
+    anchor_idx = as_indices(anchor_idx, len(labels) if labels.ndim else 0, "anchor_idx", min_count=0).numpy()
+    return np.lexsort((anchor_idx, labels[anchor_idx]))

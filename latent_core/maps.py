@@ -32,8 +32,9 @@ def pca_2d(x: torch.Tensor | np.ndarray) -> np.ndarray:
         ``[N, 2]`` float32 numpy array (centred; signs fixed so the largest loading is positive,
         which keeps the picture stable between runs).
     """
-    array = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
-    array = array.astype(np.float64)
+    array = _points(x, "x").astype(np.float64)
+    if array.shape[0] == 0:
+        raise InvalidParameterError("A PCA map needs at least one point, got 0.")
     centred = array - array.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     components = vt[:2]
@@ -61,7 +62,9 @@ def pca_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Same recipe as :func:`pca_2d` (SVD of the centred data; each axis signed so its largest loading is
     positive), so ``(x - mean) @ components.T == pca_2d(x)``. A 1-d space gets a zero second axis.
     """
-    array = np.asarray(x, dtype=np.float64)
+    array = _points(x, "x").astype(np.float64)
+    if array.shape[0] == 0:
+        raise InvalidParameterError("A PCA map needs at least one point, got 0.")
     mean = array.mean(axis=0)
     _, _, vt = np.linalg.svd(array - mean, full_matrices=False)
     components = vt[:2]

@@ -13,7 +13,16 @@ from __future__ import annotations
 import torch
 
 from latent_core.errors import InvalidParameterError
-from latent_core.validation import ArrayLike, as_matrix, check_k, check_same_rows, check_same_shape, unit_rows
+from latent_core.validation import (
+    ArrayLike,
+    as_float,
+    as_int,
+    as_matrix,
+    check_k,
+    check_same_rows,
+    check_same_shape,
+    unit_rows,
+)
 
 _BLOCK_ELEMENTS = 1 << 24  # rows per block = this / N  (~64 MB of float32 similarities)
 KERNEL_MAX_SAMPLES = 10_000
@@ -24,6 +33,11 @@ def _pair(x: ArrayLike, y: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
     y = as_matrix(y, "y", device=x.device)
     check_same_rows(x, y)
     return x, y
+
+
+def _check_samples(x: torch.Tensor, minimum: int, what: str) -> None:
+    if x.shape[0] < minimum:
+        raise InvalidParameterError(f"{what} needs at least {minimum} sample(s), got {x.shape[0]}.")
 
 
 def _blocks(n_rows: int, n_cols: int):
@@ -43,6 +57,7 @@ def mse(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
     """Mean squared error over all entries (a scalar tensor)."""
     x, y = _pair(x, y)
     check_same_shape(x, y)
+    _check_samples(x, 1, "The mean squared error")
     return (x - y).pow(2).mean()
 
 
@@ -95,6 +110,7 @@ def _counterpart_ranks(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
     the sample's favour: rank = 1 + number of rows strictly more similar than the true counterpart."""
     x, y = _pair(x, y)
     check_same_shape(x, y)
+    _check_samples(x, 1, "Retrieval")
     ux, uy = unit_rows(x, "x"), unit_rows(y, "y")
     ranks = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
     for start, stop in _blocks(x.shape[0], y.shape[0]):
@@ -134,6 +150,9 @@ def linear_cka(x: ArrayLike, y: ArrayLike) -> float:
 
 def _kernel_input(x: ArrayLike, y: ArrayLike, max_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = _pair(x, y)
+    max_samples = as_int(max_samples, "max_samples", minimum=1)
+    if x.shape[0] < 2:
+        raise InvalidParameterError(f"Kernel CKA needs at least 2 samples, got {x.shape[0]}.")
     if x.shape[0] > max_samples:
         raise InvalidParameterError(
             f"This metric builds {x.shape[0]} x {x.shape[0]} kernels; subsample to at most {max_samples} rows "
@@ -177,7 +196,7 @@ def rbf_cka(x: ArrayLike, y: ArrayLike, sigma: float | None = None, max_samples:
 
     def kernel(m: torch.Tensor) -> torch.Tensor:
         sq = torch.cdist(m, m).pow(2)
-        width = sigma
+        width = None if sigma is None else as_float(sigma, "sigma")
         if width is None:  # median over distinct pairs, averaging the two middle values as numpy does
             rows, cols = torch.triu_indices(len(m), len(m), offset=1, device=m.device)
             distances = sq[rows, cols].sqrt()
@@ -238,7 +257,7 @@ def _svd_reduce(m: torch.Tensor, keep: float) -> torch.Tensor:
 def svcca(x: ArrayLike, y: ArrayLike, keep: float = 0.99) -> float:
     """SVCCA (Raghu et al., 2017): keep the top singular directions of each centred space that explain a
     ``keep`` fraction of the variance, then the mean canonical correlation between the two reductions."""
-    if not 0 < keep <= 1:
+    if not 0 < as_float(keep, "keep") <= 1:
         raise InvalidParameterError(f"keep must be in (0, 1], got {keep}.")
     x, y = _pair(x, y)
     rx, ry = _svd_reduce(x.double(), keep), _svd_reduce(y.double(), keep)

@@ -24,7 +24,16 @@ from collections.abc import Sequence
 import torch
 
 from latent_core.errors import InvalidParameterError, NotFittedError
-from latent_core.validation import ArrayLike, as_matrix, unit_rows, unit_rows_or_zero
+from latent_core.validation import (
+    ArrayLike,
+    as_float,
+    as_int,
+    as_matrix,
+    check_distinct,
+    describe,
+    unit_rows,
+    unit_rows_or_zero,
+)
 
 SIMILARITIES = ("cosine", "angular")
 DISTANCES = ("euclidean", "l1", "linf")
@@ -33,8 +42,8 @@ _CHUNK_ELEMENTS = 1 << 24  # rows per chunk = this / (K * D): ~64 MB of float32 
 
 
 def _check_projection(projection: str) -> str:
-    if projection not in PROJECTIONS:
-        raise InvalidParameterError(f"Unknown projection {projection!r}; choose from {', '.join(PROJECTIONS)}.")
+    if not isinstance(projection, str) or projection not in PROJECTIONS:
+        raise InvalidParameterError(f"Unknown projection {describe(projection)}; choose from {', '.join(PROJECTIONS)}.")
     return projection
 
 
@@ -53,21 +62,34 @@ def _block(x: torch.Tensor, anchors: torch.Tensor, anchors_unit: torch.Tensor | 
     return torch.cdist(x[None], anchors[None], p=p)[0]
 
 
-def sparsify(rel: torch.Tensor, topk: int | None = None, power: float | None = None) -> torch.Tensor:
+def _check_topk(topk, k: int) -> int | None:
+    if topk is None:
+        return None
+    message = f"topk must be an integer in [1, {k}] (the number of anchors), got {describe(topk)}."
+    topk = as_int(topk, "topk")
+    if topk < 1 or topk > k:
+        raise InvalidParameterError(message)
+    return topk
+
+
+def _check_power(power) -> float | None:
+    return None if power is None else as_float(power, "power", positive=True)
+
+
+def sparsify(rel: ArrayLike, topk: int | None = None, power: float | None = None) -> torch.Tensor:
     """ASIF sparsification of similarity rows: keep the ``topk`` largest, clamp at 0, raise to ``power``,
     L2-renormalise each row (rows with nothing positive left stay zero)."""
+    rel = as_matrix(rel, "rel")
+    return _sparsify(rel, _check_topk(topk, rel.shape[1]), _check_power(power))
+
+
+def _sparsify(rel: torch.Tensor, topk: int | None, power: float | None) -> torch.Tensor:
     out = rel
     if topk is not None:
-        if not isinstance(topk, int) or topk < 1 or topk > rel.shape[1]:
-            raise InvalidParameterError(
-                f"topk must be an integer in [1, {rel.shape[1]}] (the number of anchors), got {topk!r}."
-            )
         values, index = rel.topk(topk, dim=1)
         out = torch.zeros_like(rel).scatter_(1, index, values)
     out = out.clamp_min(0.0)  # negative similarities carry no evidence of a match
     if power is not None:
-        if power <= 0:
-            raise InvalidParameterError(f"power must be positive, got {power!r}.")
         out = out.pow(power)
     return unit_rows_or_zero(out)
 
@@ -76,6 +98,7 @@ def _prepare(anchors: torch.Tensor, projection: str, center: bool):
     """Anchors as the projection needs them: (anchors, unit anchors or None, shift or None)."""
     if anchors.shape[0] < 1:
         raise InvalidParameterError("Need at least one anchor.")
+    check_distinct(anchors, "anchors")
     # Euclidean distances are computed around the anchors' mean: the same numbers, better conditioned.
     shift = anchors.mean(0, keepdim=True) if (center or projection == "euclidean") else None
     if shift is not None:
@@ -92,8 +115,10 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
             "same encoder as x."
         )
     n, k = x.shape[0], anchors.shape[0]
+    topk, power = _check_topk(topk, k), _check_power(power)
     if chunk_size is None:
         chunk_size = max(1, _CHUNK_ELEMENTS // max(1, k * (x.shape[1] if projection in ("l1", "linf") else 1)))
+    chunk_size = as_int(chunk_size, "chunk_size")
     if chunk_size < 1:
         raise InvalidParameterError(f"chunk_size must be positive, got {chunk_size}.")
     out = torch.empty(n, k, dtype=torch.float32, device=x.device)
@@ -103,7 +128,7 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
             rows = rows - shift
         block = _block(rows, anchors, anchors_unit, projection)
         if topk is not None or power is not None:
-            block = sparsify(block, topk, power)
+            block = _sparsify(block, topk, power)
         out[start : start + chunk_size] = block
     return out
 
@@ -159,6 +184,8 @@ def product_projection(
     Returns:
         ``[N, K * len(projections)]``.
     """
+    if isinstance(projections, str):
+        projections = [projections]
     if not projections:
         raise InvalidParameterError("product_projection needs at least one projection.")
     blocks = []

@@ -27,7 +27,7 @@ from latent_core.errors import AnchorIndexError, InvalidParameterError, NotFitte
 from latent_core.heads import make_head
 from latent_core.relative import PROJECTIONS, RelativeProjection
 from latent_core.translate import TRANSLATORS, get_translator
-from latent_core.validation import ArrayLike, as_indices, as_matrix, check_same_rows, unit_rows
+from latent_core.validation import ArrayLike, as_indices, as_int, as_matrix, check_same_rows, describe, unit_rows
 
 DEFAULT_METHODS = ("absolute", "relative:cosine", "relative:cosine+center", "translate:procrustes",
                    "translate:linear", "translate:affine", "translate:lortho", "translate:inverse_relative")
@@ -39,6 +39,10 @@ CENTER_SUFFIX = "+center"
 def parse_method(method: str) -> tuple[str, str | None]:
     """``"relative:cosine"`` -> ``("relative", "cosine")``; validates the name. A relative method may end in
     ``+center`` (``"relative:cosine+center"``): each space is centred on its anchors' mean first."""
+    if not isinstance(method, str):
+        raise InvalidParameterError(
+            f"A stitching method is a string such as 'relative:cosine', got {describe(method)}."
+        )
     if method == "inverse_relative":
         return "translate", "inverse_relative"
     kind, _, arg = method.partition(":")
@@ -133,7 +137,18 @@ def _paired(space_a: ArrayLike, space_b: ArrayLike,
 
 def test_count(test_size: int | float, n_samples: int) -> int:
     """``test_size`` as a count: a float below 1 is a fraction of the samples."""
-    return int(round(test_size * n_samples)) if isinstance(test_size, float) and test_size < 1 else int(test_size)
+    n_samples = as_int(n_samples, "n_samples", minimum=0)
+    if isinstance(test_size, float) and 0 < test_size < 1:
+        return int(round(test_size * n_samples))
+    if isinstance(test_size, float) and float(test_size).is_integer():
+        test_size = int(test_size)
+    try:
+        return as_int(test_size, "test_size", minimum=1)
+    except InvalidParameterError:
+        raise InvalidParameterError(
+            f"test_size must be a number of test samples (a positive integer) or a fraction in (0, 1), got "
+            f"{describe(test_size)}."
+        ) from None
 
 
 def _check_disjoint(anchor_idx: torch.Tensor, train_idx: torch.Tensor, test_idx: torch.Tensor) -> None:
@@ -174,6 +189,7 @@ def stitch_eval(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, an
         ShapeMismatchError, AnchorIndexError (overlapping or bad indices), InvalidParameterError (one class).
     """
     a, b, y = _paired(space_a, space_b, labels)
+    seed = as_int(seed, "seed", minimum=0)
     n = a.shape[0]
     anchors = as_indices(anchor_idx, n, "anchor indices")
     train = as_indices(train_idx, n, "train indices", min_count=2)
@@ -201,9 +217,13 @@ def split_indices(labels: np.ndarray, *, n_anchors: int, test_size: int | float,
     """
     from latent_core.data.base import stratified_indices
 
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ShapeMismatchError(f"labels must be a 1-D array with one entry per sample, got shape {labels.shape}.")
     n = len(labels)
     n_test = test_count(test_size, n)
-    pool_size = anchor_pool or n_anchors
+    seed = as_int(seed, "seed", minimum=0)
+    pool_size = as_int(anchor_pool if anchor_pool is not None else n_anchors, "the number of anchors", minimum=1)
     if n_test < 1 or n_test + pool_size + 2 > n:
         raise InvalidParameterError(
             f"{n} samples cannot hold {n_test} test samples, {pool_size} anchors and a training set."
@@ -281,7 +301,9 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
     change, drawn from a pool of ``max(counts)`` samples. Counts a strategy cannot reach (stratified with
     too few samples of a class in the pool) are left out of that strategy's curve."""
     a, b, y = _paired(space_a, space_b, labels)
-    counts = sorted({int(c) for c in counts})
+    counts = sorted({as_int(c, "an anchor count", error=AnchorIndexError) for c in counts})
+    if not counts:
+        raise AnchorIndexError("anchor_sweep needs at least one anchor count.")
     if counts[0] < 2:
         raise AnchorIndexError("Every anchor count must be at least 2.")
     rows = []
@@ -354,7 +376,7 @@ class Stitcher:
         x = self._check(embedding_b)
         if x.shape[0] != 1:
             raise ShapeMismatchError("top_anchors takes one embedding.")
-        k = max(1, min(int(k), len(self.anchor_idx_)))
+        k = max(1, min(as_int(k, "k"), len(self.anchor_idx_)))
         sims = (unit_rows(x, "embedding_b") @ self.anchors_b_unit_.T)[0]
         values, order = sims.topk(k)
         return self.anchor_idx_[order].numpy(), values.numpy()

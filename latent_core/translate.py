@@ -29,7 +29,7 @@ import torch
 
 from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
 from latent_core.relative import relative_projection
-from latent_core.validation import ArrayLike, as_matrix, check_same_rows, unit_rows
+from latent_core.validation import ArrayLike, as_float, as_matrix, check_distinct, check_same_rows, describe, unit_rows
 
 SCALINGS = ("standard", "isotropic", None)
 
@@ -39,12 +39,16 @@ class AnchorScaler:
 
     ``standard``: subtract the per-dimension mean, divide by the per-dimension (population) std.
     ``isotropic``: subtract the mean, divide by one global scale, the RMS norm of the centred anchors.
-    ``None``: identity. A zero scale (a constant dimension, or identical anchors) is replaced by 1.
+    ``None``: identity. A zero scale (a constant dimension, or identical anchors) is replaced by 1, and a
+    dimension whose anchor values are all equal is centred on that exact value (so it scales to exactly 0,
+    not to rounding noise blown up to unit variance).
     """
 
     def __init__(self, mode: str | None = "standard") -> None:
-        if mode not in SCALINGS:
-            raise InvalidParameterError(f"Unknown scaling {mode!r}; choose from 'standard', 'isotropic' or None.")
+        if not (mode is None or isinstance(mode, str)) or mode not in SCALINGS:
+            raise InvalidParameterError(
+                f"Unknown scaling {describe(mode)}; choose from 'standard', 'isotropic' or None."
+            )
         self.mode = mode
 
     def fit(self, anchors: torch.Tensor) -> AnchorScaler:
@@ -52,13 +56,15 @@ class AnchorScaler:
             self.mean_ = torch.zeros(anchors.shape[1], dtype=anchors.dtype, device=anchors.device)
             self.scale_ = torch.ones_like(self.mean_)
             return self
-        self.mean_ = anchors.mean(0)
+        constant = (anchors == anchors[:1]).all(0)
+        self.mean_ = torch.where(constant, anchors[0], anchors.mean(0))
         centred = anchors - self.mean_
         if self.mode == "standard":
             scale = centred.pow(2).mean(0).sqrt()
         else:
             scale = centred.pow(2).sum(1).mean().sqrt().expand(anchors.shape[1]).clone()
-        self.scale_ = torch.where(scale > 0, scale, torch.ones_like(scale))
+        informative = (scale > 0) & ~constant if self.mode == "standard" else scale > 0
+        self.scale_ = torch.where(informative, scale, torch.ones_like(scale))
         return self
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,6 +119,25 @@ def lstsq_fit(design: torch.Tensor, target: torch.Tensor, ridge: float = 1e-4, w
     return vt.T @ ((u.T @ target) / s[:, None])
 
 
+def _warn_if_degenerate(raw: torch.Tensor, scaled: torch.Tensor, centred: bool) -> None:
+    """A RuntimeWarning when the scaled source anchors span fewer directions than their number and dimension
+    allow (collinear anchors, constant dimensions): the map is then undetermined on the missing directions.
+    Fewer anchors than dimensions alone is not degenerate (see :func:`lstsq_fit` for that warning). The target
+    side may be degenerate (a constant target dimension is reproduced, not guessed)."""
+    distinct = int(torch.unique(raw, dim=0).shape[0])
+    possible = min(distinct - int(centred), raw.shape[1])
+    s = torch.linalg.svdvals(scaled)
+    tolerance = s.max() * max(scaled.shape) * torch.finfo(torch.float32).eps  # the inputs were float32
+    rank = int((s > tolerance).sum())
+    if rank < possible:
+        warnings.warn(
+            f"The source anchors are degenerate: they span {rank} directions where {distinct} distinct anchors in "
+            f"{raw.shape[1]} dimensions could span {possible} (collinear anchors or constant dimensions). The map is "
+            "undetermined on the other directions; pick more varied anchors.",
+            RuntimeWarning, stacklevel=4,
+        )
+
+
 class Translator:
     """Base of the translators: scaling, padding and cropping; subclasses estimate the map."""
 
@@ -129,13 +154,18 @@ class Translator:
         check_same_rows(source, target, "source and target anchors")
         if source.shape[0] < 2:
             raise InvalidParameterError(f"Need at least 2 anchor pairs, got {source.shape[0]}.")
+        self.ridge = as_float(self.ridge, "ridge", positive=True)
+        check_distinct(source, "source anchors")
+        check_distinct(target, "target anchors")
         dtype = torch.float32 if source.device.type == "mps" else torch.float64  # MPS has no float64
         source, target = source.to(dtype), target.to(dtype)  # fit in float64 where possible; cast back
         self.source_scaler_ = AnchorScaler(self.scaling).fit(source)
         self.target_scaler_ = AnchorScaler(self.scaling).fit(target)
         self.source_dim_, self.target_dim_ = source.shape[1], target.shape[1]
         self.width_ = max(self.source_dim_, self.target_dim_)
-        self._fit_scaled(self.source_scaler_.transform(source), self.target_scaler_.transform(target))
+        scaled_source, scaled_target = self.source_scaler_.transform(source), self.target_scaler_.transform(target)
+        _warn_if_degenerate(source, scaled_source, centred=self.scaling is not None)
+        self._fit_scaled(scaled_source, scaled_target)
         return self
 
     def _fit_scaled(self, source: torch.Tensor, target: torch.Tensor) -> None:
@@ -260,6 +290,6 @@ TRANSLATORS: dict[str, type[Translator]] = {
 def get_translator(name: str, **kwargs) -> Translator:
     """A new, unfitted translator by name: ``procrustes``, ``linear``, ``affine``, ``lortho``,
     ``inverse_relative``; keyword arguments (``scaling=``, ``ridge=``) go to its constructor."""
-    if name not in TRANSLATORS:
-        raise InvalidParameterError(f"Unknown translator {name!r}; choose from {', '.join(TRANSLATORS)}.")
+    if not isinstance(name, str) or name not in TRANSLATORS:
+        raise InvalidParameterError(f"Unknown translator {describe(name)}; choose from {', '.join(TRANSLATORS)}.")
     return TRANSLATORS[name](**kwargs)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from latent_core._scalars import as_float, as_int, describe  # noqa: F401 - re-exported
 from latent_core.errors import (
     AnchorIndexError,
+    DegenerateAnchorsError,
+    InvalidDtypeError,
     InvalidParameterError,
     NonFiniteError,
     ShapeMismatchError,
@@ -17,13 +21,47 @@ from latent_core.errors import (
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence
 
+_NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
+
+
+def _numeric_array(x, name: str) -> np.ndarray:
+    """``x`` (not a tensor) as a numpy array of a real numeric dtype; typed errors for anything else."""
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy cannot hold
+        raise InvalidDtypeError(f"{name} is not a rectangular array of numbers ({str(exc)[:120]}).") from None
+    if array.dtype.kind == "c":
+        raise InvalidDtypeError(f"{name} holds complex numbers ({array.dtype}); embeddings must be real.")
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        try:  # numbers stored as Python objects are fine; strings, None, dates are not
+            if array.dtype.kind not in "OSU":
+                raise TypeError
+            converted = array.astype(np.float64)
+        except (ValueError, TypeError, OverflowError):
+            example = describe(array.flat[0] if array.size else None)
+            raise InvalidDtypeError(f"{name} must hold numbers, got dtype {array.dtype} (e.g. {example}).") from None
+        array = converted
+    return array
+
 
 def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None) -> torch.Tensor:
-    """``x`` as a finite float32 ``[N, D]`` tensor (tensors keep their device; numpy goes to CPU)."""
-    if not torch.is_tensor(x):
-        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    """``x`` as a finite float32 ``[N, D]`` tensor with D >= 1 (tensors keep their device; numpy goes to CPU).
+
+    Raises:
+        InvalidDtypeError (not real numbers), ShapeMismatchError (not 2-D, no columns), NonFiniteError.
+    """
+    if torch.is_tensor(x):
+        if x.is_complex():
+            raise InvalidDtypeError(f"{name} holds complex numbers ({x.dtype}); embeddings must be real.")
+    else:
+        x = torch.as_tensor(np.asarray(_numeric_array(x, name), dtype=np.float32))
     if x.ndim != 2:
         raise ShapeMismatchError(f"{name} must be a 2-D [N, D] matrix, got shape {tuple(x.shape)}.")
+    if x.shape[1] == 0:
+        raise ShapeMismatchError(
+            f"{name} has no columns (shape {tuple(x.shape)}); each row must be a vector of at least one dimension."
+        )
+    source = x
     if x.dtype != torch.float32:
         x = x.to(torch.float32)
     if device is not None:
@@ -31,28 +69,43 @@ def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None)
     # checked in row blocks: a whole-matrix boolean mask would cost N x D bytes on large inputs
     step = max(1, (1 << 22) // max(1, x.shape[1]))
     if not all(bool(torch.isfinite(block).all()) for block in x.split(step)):
+        if source.dtype.is_floating_point and source is not x and bool(torch.isfinite(source).all()):
+            raise NonFiniteError(f"{name} has values beyond the float32 range (about ±3.4e38); rescale it.")
         raise NonFiniteError(f"{name} contains NaN or infinite values.")
     return x
 
 
 def as_indices(index: ArrayLike, n: int, name: str = "anchor indices", min_count: int = 2,
-               device: torch.device | None = None) -> torch.Tensor:
-    """Validated unique indices into ``n`` rows, as a LongTensor."""
+               device: torch.device | None = None, unique: bool = True) -> torch.Tensor:
+    """Validated indices into ``n`` rows (distinct unless ``unique=False``), as a LongTensor."""
     if torch.is_tensor(index):
         tensor = index.detach().to("cpu")
+        if tensor.numel() and (tensor.dtype.is_floating_point or tensor.is_complex() or tensor.dtype == torch.bool):
+            raise AnchorIndexError(f"{name} must be integers, got {tensor.dtype}.")
     else:
-        tensor = torch.as_tensor(np.asarray(index))
+        try:
+            array = np.asarray(index)
+        except (ValueError, TypeError):
+            raise AnchorIndexError(f"{name} must be a 1-D list of integers, got {describe(index)}.") from None
+        if array.size and array.dtype.kind == "O":
+            try:
+                array = np.array([operator.index(v) for v in array.ravel()], dtype=np.int64).reshape(array.shape)
+            except (TypeError, OverflowError):
+                raise AnchorIndexError(f"{name} must be integers, got {describe(index)}.") from None
+        if array.size and array.dtype.kind not in "iu":
+            raise AnchorIndexError(f"{name} must be integers, got {array.dtype}.")
+        if array.size and array.dtype.kind == "u" and array.max() > np.iinfo(np.int64).max:
+            raise AnchorIndexError(f"{name} out of range for {n} samples: {array.max()}.")
+        tensor = torch.as_tensor(array.astype(np.int64) if array.size else np.zeros(array.shape, np.int64))
     if tensor.ndim != 1:
         raise AnchorIndexError(f"{name} must be a 1-D list of integers, got shape {tuple(tensor.shape)}.")
-    if tensor.numel() and (tensor.dtype.is_floating_point or tensor.dtype == torch.bool):
-        raise AnchorIndexError(f"{name} must be integers, got {tensor.dtype}.")
     tensor = tensor.to(torch.long)
     if tensor.numel() < min_count:
         raise AnchorIndexError(f"Need at least {min_count} {name}, got {tensor.numel()}.")
     if tensor.numel() and (tensor.min() < 0 or tensor.max() >= n):
         bad = tensor[(tensor < 0) | (tensor >= n)][:5].tolist()
         raise AnchorIndexError(f"{name} out of range for {n} samples: {bad}.")
-    if tensor.unique().numel() != tensor.numel():
+    if unique and tensor.unique().numel() != tensor.numel():
         raise AnchorIndexError(f"{name} contain duplicates; each anchor must be a distinct sample.")
     return tensor if device is None else tensor.to(device)
 
@@ -74,7 +127,13 @@ def check_same_shape(x: torch.Tensor, y: torch.Tensor, names: str = "x and y") -
 
 
 def check_k(k: int, n: int) -> int:
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
+    if isinstance(k, bool | np.bool_) or (torch.is_tensor(k) and k.dtype == torch.bool):
+        raise InvalidParameterError(f"k must be a positive integer, got {describe(k)}.")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise InvalidParameterError(f"k must be a positive integer, got {describe(k)}.") from None
+    if k < 1:
         raise InvalidParameterError(f"k must be a positive integer, got {k!r}.")
     if k >= n:
         raise InvalidParameterError(f"k={k} must be smaller than the number of samples ({n}).")
@@ -98,3 +157,43 @@ def unit_rows_or_zero(x: torch.Tensor) -> torch.Tensor:
 
 def same_device(reference: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
     return [o.to(reference.device) for o in others]
+
+
+def label_codes(labels, n: int, name: str = "labels") -> tuple[torch.Tensor, list]:
+    """Any hashable labels (ints, strings, floats; numpy, torch or a list) as ``(LongTensor[n] codes 0..C-1,
+    the C label values)``, numbered in sorted label order (first appearance when they cannot be sorted)."""
+    if torch.is_tensor(labels):
+        if labels.is_complex():
+            raise InvalidParameterError(f"{name} must be class labels, got complex numbers.")
+        labels = labels.detach().cpu().numpy()
+    try:
+        array = np.asarray(labels)
+    except (ValueError, TypeError):
+        array = np.empty(len(labels), dtype=object) if hasattr(labels, "__len__") else np.asarray(None)
+        if array.ndim:
+            array[:] = list(labels)
+    if array.shape != (n,):
+        raise InvalidParameterError(f"{name} must have one entry per sample ({n}), got shape {array.shape}.")
+    try:
+        uniques, codes = np.unique(array, return_inverse=True)
+        uniques = uniques.tolist()
+    except TypeError:  # mixed types (e.g. 1 and "a") cannot be sorted: number them by first appearance
+        try:
+            position: dict = {}
+            codes = np.array([position.setdefault(v, len(position)) for v in array.tolist()], dtype=np.int64)
+            uniques = list(position)
+        except TypeError:
+            raise InvalidParameterError(
+                f"{name} must be hashable class labels (numbers or strings), got e.g. {describe(array[0])}."
+            ) from None
+    return torch.as_tensor(np.asarray(codes, dtype=np.int64).reshape(n)), uniques
+
+
+def check_distinct(anchors: torch.Tensor, name: str = "anchors") -> None:
+    """Two or more anchor rows that are all the same vector describe nothing: a :class:`DegenerateAnchorsError`."""
+    if anchors.shape[0] >= 2 and bool((anchors == anchors[:1]).all()):
+        raise DegenerateAnchorsError(
+            f"All {anchors.shape[0]} {name} are the same vector, so they carry no information about the space. "
+            "Pick distinct samples as anchors (e.g. the 'random' or 'fps' strategy), and check that the data has "
+            "no repeated rows."
+        )

@@ -8,6 +8,7 @@ row numbers) and ``zip:<path>``. The app passes uploaded bytes straight to :func
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -19,6 +20,10 @@ from latent_core.data.base import Dataset, register_dataset
 from latent_core.errors import DatasetFormatError, EmptyDatasetError, InvalidImageError, MissingColumnError
 
 MAX_ZIP_BYTES = 1 << 30  # uncompressed; refuses zip bombs
+MAX_ZIP_FILES = 20_000  # files in one zip
+MAX_IMAGE_PIXELS = 40_000_000  # decoded pixels of one image (read from its header, before decoding)
+MAX_ZIP_PIXELS = 400_000_000  # decoded pixels of all the images of one zip, summed from their headers
+MAX_TABLE_ROWS = 200_000  # data rows of one CSV/Parquet table
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 Source = str | Path | bytes | BinaryIO
@@ -66,11 +71,14 @@ def load_table(source: Source, text_column: str = "text", label_column: str = "l
     fmt = (fmt or ("parquet" if str(display).lower().endswith(".parquet") else "csv")).lower()
     try:
         if fmt == "parquet":
+            _check_parquet_rows(handle, display)
             frame = pd.read_parquet(handle)
         elif fmt == "csv":
             # header=None: pandas would otherwise turn surplus fields of the first data row into an
             # index and silently drop data; this way any row longer than the header is a parse error.
-            raw = pd.read_csv(handle, header=None, dtype=str, keep_default_na=False, on_bad_lines="error")
+            # nrows: the header and one row over the cap are enough to refuse a table that is too long.
+            raw = pd.read_csv(handle, header=None, dtype=str, keep_default_na=False, on_bad_lines="error",
+                              nrows=MAX_TABLE_ROWS + 2)
             frame = raw.iloc[1:].set_axis([str(c).strip() for c in raw.iloc[0]], axis=1).reset_index(drop=True)
         else:
             raise DatasetFormatError(f"Unsupported table format {fmt!r}: use CSV or Parquet.")
@@ -83,6 +91,7 @@ def load_table(source: Source, text_column: str = "text", label_column: str = "l
         ) from exc
     except Exception as exc:  # noqa: BLE001 - pyarrow raises its own types for bad Parquet files
         raise DatasetFormatError(f"Could not read {display} as {fmt.upper()} ({exc}).") from exc
+    _check_row_count(len(frame), display)
     for role, column in (("text", text_column), ("label", label_column), ("id", id_column)):
         if column is not None and column not in frame.columns:
             raise MissingColumnError(
@@ -92,15 +101,63 @@ def load_table(source: Source, text_column: str = "text", label_column: str = "l
     frame = frame.astype({text_column: str, label_column: str})
     keep = (frame[text_column].str.strip() != "") & (frame[label_column].str.strip() != "")
     keep &= frame[text_column].notna() & frame[label_column].notna()
-    frame = frame[keep]
-    if frame.empty:
+    if frame.empty or not keep.any():
         raise EmptyDatasetError(f"{display} has no rows with both a text and a label.")
+    if not keep.all():
+        first = int(np.flatnonzero(~keep.to_numpy())[0]) + 1
+        warnings.warn(
+            f"Dropped {int((~keep).sum())} of {len(frame)} rows of {display} with an empty text or label "
+            f"(first: data row {first}, not counting the header).",
+            RuntimeWarning, stacklevel=2,
+        )
+    frame = frame[keep]
     ids = frame[id_column].astype(str).tolist() if id_column else [str(i) for i in frame.index]
     if len(set(ids)) != len(ids):
         raise DatasetFormatError(f"The id column {id_column!r} of {display} has duplicate values.")
     labels, names = encode_labels(frame[label_column].tolist())
     return Dataset(name=name or f"table:{display}", ids=ids, items=frame[text_column].tolist(), labels=labels,
                    label_names=names, modality="text")
+
+
+def _check_row_count(rows: int, display: str) -> None:
+    if rows > MAX_TABLE_ROWS:
+        raise DatasetFormatError(
+            f"{display} has more than {MAX_TABLE_ROWS:,} data rows, the most one table may hold. Upload a sample of "
+            "the rows (e.g. a stratified subset), or split the table."
+        )
+
+
+def _check_parquet_rows(handle, display: str) -> None:
+    """Refuse an over-long Parquet file from its footer, before reading any column."""
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(handle).metadata.num_rows
+    if hasattr(handle, "seek"):
+        handle.seek(0)
+    _check_row_count(rows, display)
+
+
+def _image_size(archive: zipfile.ZipFile, member: zipfile.ZipInfo, display: str) -> tuple[int, int]:
+    """Width and height from the image header; nothing is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with archive.open(member) as file, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap decides, below
+            with Image.open(file) as image:
+                width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            zipfile.BadZipFile, EOFError) as exc:
+        raise InvalidImageError(
+            f"{member.filename} in {display} is not a readable image ({type(exc).__name__}). Remove it or "
+            f"convert it to one of {', '.join(sorted(IMAGE_SUFFIXES))}."
+        ) from exc
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InvalidImageError(
+            f"{member.filename} in {display} is {width}x{height} = {width * height:,} pixels; one image may have at "
+            f"most {MAX_IMAGE_PIXELS:,}. Downscale it (encoders read about 224x224 pixels anyway) and zip again."
+        )
+    return width, height
 
 
 def load_image_zip(source: Source, name: str | None = None) -> Dataset:
@@ -124,19 +181,37 @@ def load_image_zip(source: Source, name: str | None = None) -> Dataset:
         members = [m for m in archive.infolist() if not m.is_dir()]
         members = [m for m in members if not any(p.startswith(".") or p == "__MACOSX"
                                                    for p in PurePosixPath(m.filename).parts)]
+        if len(members) > MAX_ZIP_FILES:
+            raise DatasetFormatError(
+                f"{display} holds {len(members):,} files; a zip may hold at most {MAX_ZIP_FILES:,}. Upload a sample "
+                "of the images (e.g. a few hundred per label)."
+            )
         if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise DatasetFormatError(f"{display} unpacks to more than {MAX_ZIP_BYTES >> 20} MB.")
+            raise DatasetFormatError(
+                f"{display} unpacks to more than {MAX_ZIP_BYTES >> 20} MB. Downscale the images or upload fewer."
+            )
         paths = [PurePosixPath(m.filename) for m in members]
         if paths and all(len(p.parts) >= 3 for p in paths) and len({p.parts[0] for p in paths}) == 1:
             paths = [PurePosixPath(*p.parts[1:]) for p in paths]  # one wrapping folder
         if not paths:
             raise EmptyDatasetError(f"{display} contains no files.")
-        ids, images, raw_labels = [], [], []
         for member, path in zip(members, paths):
             if len(path.parts) != 2:
                 raise DatasetFormatError(
                     f"{member.filename} in {display} is not inside a label folder: use <label>/<image file>."
                 )
+        # Every header is read (and every cap checked) before any image is decoded.
+        total = 0
+        for member in members:
+            width, height = _image_size(archive, member, display)
+            total += width * height
+            if total > MAX_ZIP_PIXELS:
+                raise DatasetFormatError(
+                    f"The images in {display} hold more than {MAX_ZIP_PIXELS:,} pixels in all, the most one zip may "
+                    "hold once decoded. Downscale the images or upload fewer."
+                )
+        ids, images, raw_labels = [], [], []
+        for member, path in zip(members, paths):
             try:
                 with archive.open(member) as file:
                     image = Image.open(io.BytesIO(file.read()))

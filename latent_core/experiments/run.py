@@ -15,6 +15,7 @@ from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
 from latent_core.errors import ConfigError
 from latent_core.experiments.scenarios import ExperimentScenario
+from latent_core.modality import check_modality, encoder_modality
 from latent_core.stitching import (
     anchor_sweep,
     chance_rate,
@@ -56,6 +57,20 @@ def embed(spec: str, dataset: Dataset, captions: bool = False, verbose: bool = T
     return embed_dataset(encoder, dataset, captions=captions, progress=_bar(label, verbose)).cpu()
 
 
+def check_encoders(specs: list[tuple[str, str]], dataset: Dataset, dataset_spec: str) -> None:
+    """Every ``(encoder spec, what it reads: "items" or "captions")`` against the dataset, before any encoding
+    (:func:`latent_core.modality.check_modality`). An encoder whose modality the catalogue and its spec do not
+    tell is loaded (not run) to ask it."""
+    for spec, reads in specs:
+        if reads == "captions" and dataset.captions is None:
+            raise ConfigError(f"{spec} embeds captions, but the dataset {dataset_spec!r} has none: use an "
+                              "image+caption dataset such as 'captions'.")
+        if spec.startswith("file:"):
+            continue  # uploaded embeddings are aligned to their dataset by rows instead
+        modality = encoder_modality(spec) or get_encoder(spec, device=None).modality
+        check_modality(spec, modality, dataset_spec, "text" if reads == "captions" else dataset.modality)
+
+
 def sweep_counts(scenario: ExperimentScenario, n_samples: int) -> list[int]:
     if scenario.sweep_counts:
         return sorted(scenario.sweep_counts)
@@ -66,6 +81,7 @@ def sweep_counts(scenario: ExperimentScenario, n_samples: int) -> list[int]:
 
 def run_stitching(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
     dataset = load_dataset(scenario.dataset, n=scenario.n_samples, seed=scenario.sample_seed)
+    check_encoders([(spec, "items") for spec in scenario.encoders()], dataset, scenario.dataset)
     spaces = {spec: embed(spec, dataset, verbose=verbose) for spec in scenario.encoders()}
     frames, sweeps = [], []
     for number, (spec_a, spec_b) in enumerate(scenario.pairs):
@@ -93,6 +109,8 @@ def _prompts(scenario: ExperimentScenario, dataset: Dataset) -> torch.Tensor:
 def run_asif(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
     """ASIF accuracy (and the anchor-label k-NN baseline) against the number of image/caption pairs."""
     dataset = load_dataset(scenario.dataset, n=scenario.n_samples, seed=scenario.sample_seed)
+    check_encoders([(scenario.image_encoder, "items"), (scenario.text_encoder, "captions")], dataset,
+                   scenario.dataset)
     images = embed(scenario.image_encoder, dataset, verbose=verbose)
     captions = embed(scenario.text_encoder, dataset, captions=True, verbose=verbose)
     prompts = _prompts(scenario, dataset)
@@ -117,6 +135,12 @@ def run_asif(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentRe
 def run_clip(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
     """CLIP zero-shot on a labelled image set, and another image encoder stitched into CLIP's image space."""
     dataset = load_dataset(scenario.dataset, n=scenario.n_samples, seed=scenario.sample_seed)
+    image_specs = [scenario.image_encoder]
+    if scenario.stitched_image_encoder:
+        image_specs.append(scenario.stitched_image_encoder)
+    check_encoders([(spec, "items") for spec in image_specs], dataset, scenario.dataset)
+    prompts_read = encoder_modality(scenario.text_encoder) or get_encoder(scenario.text_encoder).modality
+    check_modality(scenario.text_encoder, prompts_read, "class prompts", "text")
     clip_images = embed(scenario.image_encoder, dataset, verbose=verbose)
     prompts = _prompts(scenario, dataset)
     other = None

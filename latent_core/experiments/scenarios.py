@@ -12,8 +12,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from latent_core.errors import ConfigError
-from latent_core.stitching import DEFAULT_METHODS
+from latent_core._scalars import describe
+from latent_core.anchors import STRATEGIES
+from latent_core.encoders.base import split_spec
+from latent_core.errors import ConfigError, InvalidParameterError
+from latent_core.heads import HEADS
+from latent_core.stitching import DEFAULT_METHODS, parse_method
+from latent_core.translate import TRANSLATORS
 
 MINILM = "st:sentence-transformers/all-MiniLM-L6-v2"
 MPNET = "st:sentence-transformers/all-mpnet-base-v2"
@@ -60,6 +65,13 @@ class ExperimentScenario:
         return specs + ([self.stitched_image_encoder] if self.stitched_image_encoder else [])
 
     def validate(self) -> ExperimentScenario:
+        """Type-check every field (before anything is loaded or encoded): a :class:`ConfigError` naming the
+        field, the value given and the type expected."""
+        name = self.name if isinstance(self.name, str) else describe(self.name)
+        for field_name, (check, expected) in _FIELD_CHECKS.items():
+            value = getattr(self, field_name)
+            if not check(value):
+                raise ConfigError(f"Scenario {name!r}: {field_name} must be {expected}, got {describe(value)}.")
         if self.kind not in ("stitching", "asif", "clip"):
             raise ConfigError(f"Scenario {self.name!r}: kind must be stitching, asif or clip, not {self.kind!r}.")
         if self.kind == "stitching" and not self.pairs:
@@ -67,6 +79,14 @@ class ExperimentScenario:
         for pair in self.pairs:
             if len(pair) != 2:
                 raise ConfigError(f"Scenario {self.name!r}: each pair must name two encoders, got {pair!r}.")
+        for field_name in ("methods", "sweep_methods"):
+            for method in getattr(self, field_name):
+                try:
+                    parse_method(method)
+                except InvalidParameterError as error:
+                    raise ConfigError(f"Scenario {self.name!r}: {field_name}: {error}") from None
+        for spec in self.encoders():
+            split_spec(spec)  # UnknownEncoderError for a spec without a backend, before any encoding
         return self
 
     def reduced(self, n_samples: int, test_size: int, n_anchors: int, seeds: list[int]) -> ExperimentScenario:
@@ -74,6 +94,60 @@ class ExperimentScenario:
         return dataclasses.replace(self, n_samples=n_samples, test_size=test_size, n_anchors=n_anchors, seeds=seeds,
                                    sweep_counts=[c for c in (10, 25, 50, n_anchors) if c <= n_anchors],
                                    sweep_strategies=self.sweep_strategies[:2], sweep_pairs=1)
+
+
+def _is_int(value, minimum: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum)
+
+
+def _is_number(value, positive: bool = False) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value and (
+        not positive or value > 0) and abs(value) != float("inf")
+
+
+def _is_str(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _list_of(check):
+    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+
+
+def _one_of(options):
+    return lambda value: isinstance(value, str) and value in options
+
+
+# field -> (check, what is expected): every field of ExperimentScenario, checked by validate().
+_FIELD_CHECKS = {
+    "name": (_is_str, "a non-empty string"),
+    "kind": (_one_of(("stitching", "asif", "clip")), "one of 'stitching', 'asif', 'clip'"),
+    "dataset": (_is_str, "a dataset spec string such as 'bbc'"),
+    "n_samples": (lambda v: v is None or _is_int(v, 1), "a positive integer (or absent for all samples)"),
+    "sample_seed": (_is_int, "an integer"),
+    "pairs": (_list_of(lambda p: isinstance(p, list) and len(p) == 2 and all(_is_str(s) for s in p)),
+              "a list of [encoder_a, encoder_b] pairs of encoder specs"),
+    "methods": (_list_of(_is_str), "a list of stitching methods such as 'relative:cosine'"),
+    "n_anchors": (lambda v: _is_int(v, 2), "an integer of at least 2"),
+    "test_size": (lambda v: _is_number(v, positive=True) and (v < 1 or float(v).is_integer()),
+                  "a number of test samples (integer) or a fraction in (0, 1)"),
+    "seeds": (lambda v: _list_of(_is_int)(v) and bool(v), "a non-empty list of integers"),
+    "strategy": (_one_of(STRATEGIES), f"one of {', '.join(repr(s) for s in STRATEGIES)}"),
+    "head": (_one_of(HEADS), f"one of {', '.join(repr(h) for h in HEADS)}"),
+    "sweep_pairs": (lambda v: _is_int(v, 0), "a non-negative integer"),
+    "sweep_counts": (_list_of(lambda v: _is_int(v, 2)), "a list of integers of at least 2"),
+    "sweep_strategies": (_list_of(_one_of(STRATEGIES)), f"a list of anchor strategies ({', '.join(STRATEGIES)})"),
+    "sweep_methods": (_list_of(_is_str), "a list of stitching methods such as 'relative:cosine'"),
+    "sweep_seeds": (_list_of(_is_int), "a list of integers"),
+    "image_encoder": (_is_str, "an encoder spec string such as 'effnet:lite0'"),
+    "text_encoder": (_is_str, "an encoder spec string such as 'st:sentence-transformers/all-MiniLM-L6-v2'"),
+    "prompt_template": (lambda v: isinstance(v, str) and "{}" in v, "a string containing '{}' for the class name"),
+    "topk": (lambda v: v is None or _is_int(v, 1), "a positive integer"),
+    "power": (lambda v: v is None or _is_number(v, positive=True), "a positive number"),
+    "knn_k": (lambda v: _is_int(v, 1), "a positive integer"),
+    "stitched_image_encoder": (lambda v: v is None or _is_str(v), "an encoder spec string (or absent)"),
+    "translator": (_one_of(TRANSLATORS), f"one of {', '.join(repr(t) for t in TRANSLATORS)}"),
+    "online": (lambda v: isinstance(v, bool), "true or false"),
+}
 
 
 BUILTIN: dict[str, ExperimentScenario] = {

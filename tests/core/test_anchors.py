@@ -82,3 +82,29 @@ def test_errors():
         select_anchors(x, 101)
     with pytest.raises(InvalidParameterError, match="Unknown anchor strategy"):
         select_anchors(x, 5, "greedy")
+
+
+def test_numpy_and_torch_integer_scalars_are_ints():
+    x, labels = _blobs()
+    expected = select_anchors(x, 5, seed=3)
+    for n in (np.int64(5), np.int32(5), torch.tensor(5)):
+        assert torch.equal(select_anchors(x, n, seed=np.int64(3)), expected)
+    with pytest.raises(AnchorIndexError, match="The number of anchors must be an integer, got 2.5"):
+        select_anchors(x, 2.5)
+    with pytest.raises(AnchorIndexError, match="must be an integer, got True"):
+        select_anchors(x, True)
+    with pytest.raises(InvalidParameterError, match="seed must be an integer, got 'a'"):
+        select_anchors(x, 5, seed="a")
+
+
+def test_stratified_accepts_any_hashable_labels():
+    x, labels = _blobs()
+    names = np.array(["ant", "bee", "cat"])[labels]
+    codes = np.unique(names, return_inverse=True)[1]
+    by_name = select_anchors(x, 8, "stratified", labels=names, seed=1)
+    assert torch.equal(by_name, select_anchors(x, 8, "stratified", labels=codes, seed=1))
+    assert sorted(names[by_name.numpy()].tolist()) == ["ant"] * 3 + ["bee"] * 3 + ["cat"] * 2
+    mixed = [1 if c % 2 else "one" for c in codes]  # not sortable together: numbered by first appearance
+    assert len(select_anchors(x, 4, "stratified", labels=mixed)) == 4
+    with pytest.raises(AnchorIndexError, match="class 'rare'"):
+        select_anchors(x, 8, "stratified", labels=["rare"] + ["common"] * (len(names) - 1))

@@ -202,3 +202,97 @@ def test_zip_errors():
         load_image_zip(_zip({"loose.png": _png("red")}))
     with pytest.raises(EmptyDatasetError):
         load_image_zip(_zip({}))
+
+
+def test_bad_load_dataset_arguments_are_typed_errors():
+    from latent_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="n is the number of samples to load: pass an integer such as n=500, "
+                                          "or None for all of them; got '10'"):
+        load_dataset("bbc", n="10")
+    with pytest.raises(UnknownDatasetError, match="A dataset spec is a string such as 'bbc' or 'table:data.csv', "
+                                                  "got None. Known datasets: .*digits"):
+        load_dataset(None)
+    with pytest.raises(ConfigError, match="seed must be an integer, got 1.5"):
+        load_dataset("digits", n=10, seed=1.5)
+    assert len(load_dataset("digits", n=np.int64(10))) == 10
+
+
+def test_rows_without_text_or_label_are_dropped_with_a_warning():
+    csv = b"text,label\nfine,a\n,b\nalso fine,a\nno label,\n   ,c\nlast,b\n"
+    with pytest.warns(RuntimeWarning, match=r"Dropped 3 of 6 rows of upload with an empty text or label "
+                                            r"\(first: data row 2, not counting the header\)"):
+        data = load_table(csv)
+    assert data.items == ["fine", "also fine", "last"]
+
+
+def _big_png(width: int, height: int) -> bytes:
+    """A valid all-black 1-bit PNG built row by row: its pixels are never held in memory."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    row, packer = b"\x00" * (1 + (width + 7) // 8), zlib.compressobj(9)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_huge_images_are_refused_from_their_headers_without_decoding(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    png = _big_png(9000, 9000)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(3):
+            archive.writestr(f"cat/{i}.png", png)
+    assert len(buffer.getvalue()) < 4096
+    (tmp_path / "bomb.zip").write_bytes(buffer.getvalue())
+    child = """
+import resource, sys
+from PIL import Image
+from latent_core.data.upload import load_image_zip
+from latent_core.errors import InvalidImageError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_image_zip(sys.argv[1])
+except InvalidImageError as error:
+    print(error)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    done = subprocess.run([sys.executable, "-c", child, str(tmp_path / "bomb.zip")], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    message, grown_mb = done.stdout.strip().splitlines()
+    assert message == ("cat/0.png in bomb.zip is 9000x9000 = 81,000,000 pixels; one image may have at most 40,000,000. "
+                       "Downscale it (encoders read about 224x224 pixels anyway) and zip again.")
+    assert int(grown_mb) < 100
+
+
+def test_zip_and_table_caps(monkeypatch):
+    from latent_core.data import upload
+
+    small = {f"cat/{i}.png": _png("red") for i in range(3)}  # 6x6 = 36 pixels each
+    monkeypatch.setattr(upload, "MAX_ZIP_FILES", 2)
+    with pytest.raises(DatasetFormatError, match="upload holds 3 files; a zip may hold at most 2. Upload a sample"):
+        load_image_zip(_zip(small))
+    monkeypatch.setattr(upload, "MAX_ZIP_FILES", 20_000)
+    monkeypatch.setattr(upload, "MAX_ZIP_PIXELS", 100)
+    with pytest.raises(DatasetFormatError, match="The images in upload hold more than 100 pixels in all, the most "
+                                                 "one zip may hold once decoded"):
+        load_image_zip(_zip(small))
+    monkeypatch.setattr(upload, "MAX_ZIP_PIXELS", 400_000_000)
+    assert len(load_image_zip(_zip(small))) == 3
+    monkeypatch.setattr(upload, "MAX_TABLE_ROWS", 3)
+    with pytest.raises(DatasetFormatError, match="upload has more than 3 data rows, the most one table may hold"):
+        load_table(b"text,label\n" + b"a,b\n" * 4)
+    assert len(load_table(b"text,label\n" + b"a,b\n" * 3)) == 3
+    frame = io.BytesIO()
+    pd.DataFrame({"text": ["a"] * 4, "label": ["b"] * 4}).to_parquet(frame)
+    with pytest.raises(DatasetFormatError, match="more than 3 data rows"):
+        load_table(frame.getvalue(), fmt="parquet")

@@ -113,3 +113,50 @@ def test_clip_scenario_code_path_offline():
         results = run(scenario, verbose=False).results
     assert set(results.method) == {"clip-zero-shot", "stitched-linear"}
     assert results.accuracy.between(0, 1).all()
+
+
+def test_every_scenario_field_is_type_checked_before_any_encoding(tmp_path, monkeypatch):
+    from latent_core.experiments import scenarios
+
+    assert set(scenarios._FIELD_CHECKS) == {f.name for f in dataclasses.fields(scenarios.ExperimentScenario)}
+    (tmp_path / "many.toml").write_text(QUICK_TOML.replace("n_anchors = 300", 'n_anchors = "many"'))
+    with pytest.raises(ConfigError, match="Scenario 'quick-text': n_anchors must be an integer of at least 2, "
+                                          "got 'many'."):
+        load_scenario(str(tmp_path / "many.toml"))
+    (tmp_path / "pairs.toml").write_text('name = "p"\npairs = "glove:6B-50d"\n')
+    with pytest.raises(ConfigError, match="Scenario 'p': pairs must be a list of \\[encoder_a, encoder_b\\] pairs of "
+                                          "encoder specs, got 'glove:6B-50d'."):
+        load_scenario(str(tmp_path / "pairs.toml"))
+    (tmp_path / "long.toml").write_text(f'name = "l"\ndataset = ["{"x" * 200}"]\npairs = [["a:b", "c:d"]]\n')
+    with pytest.raises(ConfigError, match=r"dataset must be a dataset spec string such as 'bbc', got \['xxx.*\.\.\.\."):
+        load_scenario(str(tmp_path / "long.toml"))
+
+
+def test_modality_is_checked_before_encoding(monkeypatch):
+    import importlib
+
+    from latent_core.modality import check_modality, encoder_modality
+
+    assert encoder_modality("glove:6B-50d") == "text" and encoder_modality("effnet:lite0") == "image"
+    assert encoder_modality("clip:ViT-B-32/none:image") == "image" and encoder_modality("file:x.npy") is None
+    check_modality("file:x.npy", "text", "digits", "image")  # uploaded vectors are aligned by rows instead
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("encoded before the modality check")
+
+    monkeypatch.setattr(importlib.import_module("latent_core.experiments.run"), "embed", no_encoding)
+    scenario = dataclasses.replace(BUILTIN["text-bbc"], dataset="digits", n_samples=50,
+                                   pairs=[["glove:6B-50d", MINILM]])
+    with pytest.raises(ConfigError) as caught:
+        run(scenario, verbose=False)
+    assert str(caught.value) == ("glove:6B-50d reads texts but the dataset 'digits' holds images. Pick an image "
+                                 "encoder, or a text dataset.")
+
+
+def test_cli_prints_config_errors_without_a_traceback(tmp_path):
+    (tmp_path / "bad.toml").write_text('name = "x"\nn_anchors = "many"\npairs = [["glove:6B-50d", "glove:6B-50d"]]\n')
+    done = subprocess.run([sys.executable, "-m", "latent_core.experiments", "run", str(tmp_path / "bad.toml"),
+                           "--out", str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: Scenario 'x': n_anchors must be an integer of at least 2, got 'many'."

@@ -153,3 +153,29 @@ def test_tensor_input_keeps_device_and_numpy_float64_is_converted():
     x, a = _data(10)
     out = relative_projection(torch.tensor(x, dtype=torch.float64), a)
     assert out.dtype == torch.float32 and out.device.type == "cpu"
+
+
+def test_identical_anchors_are_a_typed_error():
+    from latent_core.errors import DegenerateAnchorsError
+
+    x, a = _data(9)
+    same = np.tile(a[:1], (4, 1))
+    for projection in ("cosine", "angular", "euclidean", "l1", "linf"):
+        with pytest.raises(DegenerateAnchorsError, match="All 4 anchors are the same vector"):
+            relative_projection(x, same, projection)
+        with pytest.raises(DegenerateAnchorsError):
+            RelativeProjection(projection, center=True).fit(same)
+    assert relative_projection(x, a[:1]).shape == (len(x), 1)  # one anchor is allowed
+
+
+def test_integer_scalars_and_bad_parameter_types():
+    x, a = _data(10)
+    torch.testing.assert_close(relative_projection(x, a, topk=np.int64(2), power=np.float32(2.0)),
+                               relative_projection(x, a, topk=2, power=2.0))
+    torch.testing.assert_close(relative_projection(x, a, topk=torch.tensor(2)), relative_projection(x, a, topk=2))
+    with pytest.raises(InvalidParameterError, match="topk must be an integer, got 2.5"):
+        relative_projection(x, a, topk=2.5)
+    with pytest.raises(InvalidParameterError, match="power must be a number, got '3'"):
+        relative_projection(x, a, power="3")
+    with pytest.raises(InvalidParameterError, match="Unknown projection None"):
+        relative_projection(x, a, None)

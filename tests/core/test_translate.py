@@ -185,3 +185,31 @@ def test_few_anchors_give_a_deterministic_partial_isometry():
     with pytest.warns(RuntimeWarning, match="rank deficient"):
         lortho.fit(x, y)
     assert np.allclose(np.linalg.svd(lortho.rotation_.numpy(), compute_uv=False)[20:], 0.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["procrustes", "linear", "affine", "lortho", "inverse_relative"])
+@pytest.mark.parametrize("scaling", ["standard", "isotropic", None])
+def test_identical_anchors_are_a_typed_error(name, scaling):
+    from latent_core.errors import DegenerateAnchorsError, MathInputError
+
+    rng = np.random.default_rng(20)
+    same = np.tile(rng.normal(size=(1, 6)), (8, 1)) * 0.1  # 0.1: the anchors' mean is not exact in floating point
+    varied = rng.normal(size=(8, 4))
+    for source, target, side in ((same, varied, "source"), (varied, same, "target")):
+        with pytest.raises(DegenerateAnchorsError, match=f"All 8 {side} anchors are the same vector") as caught:
+            get_translator(name, scaling=scaling).fit(source, target)
+        assert isinstance(caught.value, MathInputError)
+
+
+def test_collinear_anchors_warn_and_constant_columns_scale_to_zero():
+    rng = np.random.default_rng(21)
+    line = np.outer(np.linspace(-1, 1, 10), rng.normal(size=5)) + 0.3  # 10 distinct anchors on one line
+    with pytest.warns(RuntimeWarning, match="The source anchors are degenerate: they span 1 directions where 10 "
+                                            "distinct anchors in 5 dimensions could span 5"):
+        Procrustes().fit(line, rng.normal(size=(10, 5)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # generic anchors, even fewer than dimensions, do not warn
+        Procrustes().fit(rng.normal(size=(10, 50)), rng.normal(size=(10, 50)))
+    anchors = torch.tensor([[0.1, 1.0], [0.1, 2.0], [0.1, 4.0]], dtype=torch.float64)
+    scaler = AnchorScaler("standard").fit(anchors)
+    assert (scaler.transform(anchors)[:, 0] == 0).all() and scaler.scale_[0] == 1.0
