@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TEST_CACHE := $(CURDIR)/.cache/latent
 FAST := not slow and not browser
 
-.PHONY: setup demo test test-fast bench-startup clean-cache
+.PHONY: setup demo serve test test-fast bench-startup clean-cache
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ setup: $(STAMP)
 
 demo: setup
 	$(PY) -m app.launch
+
+# Hosted mode for strangers: ADDRESS=0.0.0.0 make serve (default 127.0.0.1), PORT=8501.
+ADDRESS ?= 127.0.0.1
+PORT    ?= 8501
+serve: setup
+	$(PY) -m app.launch --hosted --address $(ADDRESS) --port $(PORT)
 
 test: setup
 	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) -m pytest

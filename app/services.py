@@ -8,8 +8,9 @@ what depends on it.
 
 from __future__ import annotations
 
-import hashlib
 import io
+import logging
+import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,29 +22,62 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from app import safety, uploads
 from app.components.progress import progress_bar
+from app.safety import UPLOAD_PREFIX, RefusedSpec
 from app.state import Settings
 from latent_core.anchors import select_anchors
-from latent_core.cache import atomic_write_bytes
-from latent_core.config import cache_subdir
-from latent_core.data import Dataset, load_dataset
+from latent_core.data import Dataset, load_dataset, load_image_zip, load_table
+from latent_core.data import spec_kind as dataset_kind
+from latent_core.data.base import subsample
 from latent_core.embed import embed_dataset
-from latent_core.encoders import Encoder, get_encoder, list_encoders
-from latent_core.errors import AnchorIndexError, ConfigError, InvalidImageError, LatentCoreError
+from latent_core.encoders import Encoder, PrecomputedEncoder, get_encoder, list_encoders
+from latent_core.encoders import spec_kind as encoder_kind
+from latent_core.errors import AnchorIndexError, InvalidImageError, LatentCoreError
+from latent_core.modality import check_modality
 from latent_core.explore import Views, agreement, anchor_similarity, class_mean_similarity, compute_views, space_metrics
 from latent_core.maps import map_2d, pca_2d
 
 Scenario = tuple[str, str, str, int | None, int]  # Settings.scenario
 
 
+LOG = logging.getLogger("latent_space_explorer")
+
+
 @st.cache_resource(show_spinner=False, max_entries=6)
 def encoder(spec: str) -> Encoder:
+    """The encoder for a spec the app may open (catalogue, hub where allowed, or this session's upload)."""
+    if spec.startswith(UPLOAD_PREFIX):
+        model = PrecomputedEncoder(uploads.path_of(spec), id_column=uploads.options(spec).get("id"))
+        model.spec = spec
+        return model
+    _check_kind(encoder_kind(spec), "encoders", "upload embeddings on the Upload page")
+    LOG.info("loading encoder %s", spec)
     return get_encoder(spec)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def dataset(spec: str, n: int | None, seed: int) -> Dataset:
+    if spec.startswith(UPLOAD_PREFIX):
+        path, options = uploads.path_of(spec), uploads.options(spec)
+        name = f"upload:{uploads.display(spec)}"
+        if path.suffix == ".zip":
+            data = load_image_zip(path, name=name)
+        else:
+            data = load_table(path, options.get("text", "text"), options.get("label", "label"), name=name)
+        return subsample(data, n, seed)
+    _check_kind(dataset_kind(spec), "datasets", "upload your file on the Upload page")
     return load_dataset(spec, n=n, seed=seed)
+
+
+def _check_kind(kind: str, what: str, instead: str) -> None:
+    """Paths never, hub ids where the mode allows: the same rule as :func:`safety.admit` for links, applied again
+    to whatever reaches a loader (presets, widgets)."""
+    if kind == "path":
+        raise RefusedSpec(f"The app does not open {what} from server paths: {instead}.")
+    if kind == "hub" and not safety.hub_allowed():
+        raise RefusedSpec(f"This server does not download {what} from the Hugging Face hub: pick an offline preset "
+                          "in the sidebar, or " + instead + ".")
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,20 +86,39 @@ def _loaded_spaces() -> dict[tuple, np.ndarray]:
     return {}
 
 
+@st.cache_resource(show_spinner=False)
+def _space_locks() -> dict[tuple, threading.Lock]:
+    return {}
+
+
+_LOCKS_GUARD = threading.Lock()
+
+
+def _space_lock(key: tuple) -> threading.Lock:
+    """One lock per (encoder, dataset): concurrent sessions wait on one encoding instead of each starting one."""
+    with _LOCKS_GUARD:
+        return _space_locks().setdefault(key, threading.Lock())
+
+
 def embeddings(encoder_spec: str, dataset_spec: str, n: int | None, seed: int,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """``[N, D]`` embeddings of the dataset by the encoder (memory, then disk cache, then encoding)."""
+    """``[N, D]`` embeddings of the dataset by the encoder (memory, then disk cache, then encoding).
+
+    Sessions that ask for the same embeddings at once share one computation (a per-key lock); if the session
+    computing them stops (its browser left), the next waiting session computes them.
+    """
     key = (encoder_spec, dataset_spec, n, seed)
     store = _loaded_spaces()
-    if key not in store:
-        data = dataset(dataset_spec, n, seed)
-        model = encoder(encoder_spec)
-        if not encoder_spec.startswith("file:") and model.modality != data.modality:
-            raise ConfigError(
-                f"{encoder_spec} reads {model.modality}s but the dataset {dataset_spec!r} holds {data.modality}s. "
-                f"Pick a {data.modality} encoder, or a {model.modality} dataset."
-            )
-        store[key] = embed_dataset(model, data, progress=progress).cpu().numpy()
+    if key in store:
+        return store[key]
+    with _space_lock(key):
+        if key not in store:
+            data = dataset(dataset_spec, n, seed)
+            model = encoder(encoder_spec)
+            if not isinstance(model, PrecomputedEncoder):  # uploaded vectors are aligned by rows instead
+                check_modality(encoder_spec, model.modality, dataset_spec, data.modality)
+            LOG.info("embedding %s with %s (disk cache first)", dataset_spec, encoder_spec)
+            store[key] = embed_dataset(model, data, progress=progress).cpu().numpy()
     return store[key]
 
 
@@ -216,19 +269,9 @@ def pca_map(matrix: np.ndarray) -> np.ndarray:
     return pca_2d(matrix)
 
 
-def save_upload(name: str, content: bytes) -> Path:
-    """Store an uploaded file under the cache by content hash (atomic), so a spec string can name it."""
-    suffix = "".join(Path(name).suffixes[-1:]).lower()
-    folder = cache_subdir("uploads")
-    path = folder / f"{hashlib.sha256(content).hexdigest()[:20]}{suffix}"
-    if not path.exists():
-        atomic_write_bytes(path, content)
-    return path
-
-
 def check_dataset(spec: str) -> Dataset:
     """Load a dataset spec now (so a bad upload fails here, with its message, not on another page)."""
-    return load_dataset(spec)
+    return dataset(spec, None, 0)
 
 
 def check_embeddings(encoder_spec: str, settings: Settings) -> np.ndarray:
@@ -241,7 +284,7 @@ def encoder_reads(spec: str, modality: str) -> bool:
     infos = {info.spec: info.modality for info in list_encoders()}
     if spec in infos:
         return infos[spec] == modality
-    if spec.startswith("file:"):
+    if spec.startswith(UPLOAD_PREFIX):
         return False  # uploaded vectors belong to one dataset
     try:
         return encoder(spec).modality == modality

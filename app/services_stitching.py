@@ -200,3 +200,10 @@ def stitched_confusion(settings: Settings, model: LiveModel) -> tuple[np.ndarray
     predicted = model.stitcher.predict(b[test])
     matrix = confusion_matrix(data.labels[test], predicted, labels=np.arange(len(data.label_names)))
     return matrix, float((predicted == data.labels[test]).mean())
+
+
+def token_limit(settings: Settings) -> int | None:
+    """The fewest tokens either text encoder reads per input (None when neither says)."""
+    limits = [services.encoder(spec).max_tokens for spec in settings.scenario[:2]]
+    known = [n for n in limits if n]
+    return min(known) if known else None

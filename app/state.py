@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app import safety
 from latent_core.anchors import STRATEGIES
 from latent_core.config import DEFAULT_SCENARIO
 from latent_core.relative import PROJECTIONS
@@ -19,7 +20,7 @@ MAP_KINDS = ("pca", "umap", "tsne")
 COLOR_BY = ("label", "agreement")
 ANCHOR_STRATEGIES = (*STRATEGIES, "manual")
 RELATIVE_PROJECTIONS = ("cosine", "cosine+center", *[p for p in PROJECTIONS if p != "cosine"])
-MAX_ANCHORS = 1000
+MAX_ANCHORS = safety.Limits.max_anchors
 
 
 @dataclass(frozen=True)
@@ -102,21 +103,29 @@ def to_query(settings: Settings) -> dict[str, str]:
     return query
 
 
-def from_query(params: Mapping) -> tuple[Settings, list[str]]:
-    """Settings from URL parameters; a bad value is dropped (default kept) and described in the list."""
+def from_query(params: Mapping, owned_uploads: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """Settings from URL parameters; a bad value is dropped (default kept) and described in the list.
+
+    A link is data from a stranger: encoders and datasets must be ones the app offers (:func:`safety.admit`),
+    numbers are capped, and a problem quotes at most a short prefix of the value (as plain text: escape it
+    before showing it as Markdown).
+    """
     values, problems = {}, []
     for name, short in QUERY_NAMES.items():
         if short not in params:
             continue
         raw = _one(params[short]).strip()
         try:
-            values[name] = _parse(name, raw)
+            values[name] = _parse(name, raw, owned_uploads or {})
         except ValueError as exc:
-            problems.append(f"Ignored '{short}={raw}' from the link: {exc}")
+            problems.append(f"Ignored '{short}={safety.cut(raw)}' from the link: {exc}")
     return Settings(**values), problems
 
 
-def _parse(name: str, raw: str):
+def _parse(name: str, raw: str, owned_uploads: Mapping[str, str]):
+    caps = safety.limits()
+    if len(raw) > caps.max_link_value:
+        raise ValueError(f"it is {len(raw)} characters long (at most {caps.max_link_value})")
     if name in CHOICES:
         if raw not in CHOICES[name]:
             raise ValueError(f"choose one of {', '.join(CHOICES[name])}")
@@ -124,23 +133,32 @@ def _parse(name: str, raw: str):
     if name == "n_samples":
         if raw.lower() == "all":
             return None
-        return _positive_int(raw, minimum=3)
+        return _bounded_int(raw, minimum=3, maximum=caps.max_samples)
     if name == "seed":
-        return _positive_int(raw, minimum=0)
+        return _bounded_int(raw, minimum=0, maximum=caps.max_seed)
     if name == "n_anchors":
-        return min(_positive_int(raw, minimum=2), MAX_ANCHORS)
+        return min(_bounded_int(raw, minimum=2), caps.max_anchors)
     if name == "manual_anchors":
-        return tuple(part for part in raw.split(MANUAL_SEPARATOR) if part)
+        ids = tuple(dict.fromkeys(part for part in raw.split(MANUAL_SEPARATOR) if part))
+        if len(ids) > caps.max_manual_anchors:
+            raise ValueError(f"{len(ids)} manual anchors (at most {caps.max_manual_anchors})")
+        return ids
     if not raw:
         raise ValueError("it is empty")
-    return raw
+    role = "dataset" if name == "dataset" else "encoder"
+    try:
+        return safety.admit(raw, role, owned_uploads)
+    except safety.RefusedSpec as exc:
+        raise ValueError(str(exc)[0].lower() + str(exc)[1:]) from None
 
 
-def _positive_int(raw: str, minimum: int) -> int:
+def _bounded_int(raw: str, minimum: int, maximum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
         raise ValueError("not a whole number") from None
     if value < minimum:
         raise ValueError(f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"must be at most {maximum}")
     return value

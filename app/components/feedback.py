@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.safety import RefusedSpec, md
+
 from latent_core.errors import (
     AnchorIndexError,
     DatasetFormatError,
@@ -24,14 +26,21 @@ NEXT_STEP = (
     ((DatasetFormatError, EmbeddingFormatError),
      "Fix the file as described and upload it again on the Upload page."),
     ((AnchorIndexError,), "Change the anchor settings in the sidebar."),
+    ((RefusedSpec,), "Choose the encoders and the dataset in the sidebar, or upload your file on the Upload page."),
 )
 
 
+MAX_MESSAGE = 600  # characters of an error message shown (messages quote user values)
+
+
 def error_message(error: LatentCoreError) -> str:
+    """The error as Markdown: its text escaped (it may quote a file name, a column or a link's value) and
+    cut, then what to do next."""
+    text = md(error, MAX_MESSAGE)
     for kinds, step in NEXT_STEP:
         if isinstance(error, kinds):
-            return f"{error}\n\n**What to do:** {step}"
-    return f"{error}\n\n**What to do:** change the setting in the sidebar (and press Apply for the scenario)."
+            return f"{text}\n\n**What to do:** {step}"
+    return f"{text}\n\n**What to do:** change the setting in the sidebar (and press Apply for the scenario)."
 
 
 def show_error(error: LatentCoreError) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from app.safety import html
+
 
 def heatmap(matrix: np.ndarray, title: str, *, x: Sequence[str] | None = None, y: Sequence[str] | None = None,
             diverging: bool = False, zrange: tuple[float, float] | None = None, height: int = 430,
@@ -19,7 +21,7 @@ def heatmap(matrix: np.ndarray, title: str, *, x: Sequence[str] | None = None, y
         bound = max(abs(lo), abs(hi), 1e-6)
         lo, hi = -bound, bound
     figure = go.Figure(go.Heatmap(
-        z=matrix, x=list(x) if x is not None else None, y=list(y) if y is not None else None,
+        z=matrix, x=[html(v) for v in x] if x is not None else None, y=[html(v) for v in y] if y is not None else None,
         colorscale="RdBu_r" if diverging else "Viridis", zmin=lo, zmax=hi, hovertemplate=hover,
         colorbar={"thickness": 12}))
     figure.update_layout(title={"text": title, "font": {"size": 16}}, height=height,

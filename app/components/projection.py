@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components.export import figure_downloads
+from app.safety import html
 from latent_core.data import Dataset
 
 MAX_POINTS = 50_000  # WebGL stays fluid up to about here; above, a seeded subsample is drawn
@@ -94,11 +95,14 @@ def _base_layout(figure: go.Figure, title: str, height: int) -> go.Figure:
 
 
 def _hover(role: str = "") -> str:
-    return f"<b>%{{customdata[0]}}</b>{role} · %{{customdata[2]}}<br>%{{customdata[1]}}<extra></extra>"
+    return f"<b>%{{customdata[3]}}</b>{role} · %{{customdata[2]}}<br>%{{customdata[1]}}<extra></extra>"
 
 
 def _customdata(dataset: Dataset, rows: np.ndarray, texts: list[str]) -> np.ndarray:
-    return np.array([[dataset.ids[i], texts[i], dataset.label_names[dataset.labels[i]]] for i in rows], dtype=object)
+    """Per point: the raw sample id (read back from selections), then the hover text, label and id as HTML-escaped
+    text (Plotly renders tags such as ``<a href>`` in hover labels)."""
+    return np.array([[dataset.ids[i], texts[i], html(dataset.label_names[dataset.labels[i]], 60),
+                      html(dataset.ids[i], 60)] for i in rows], dtype=object)
 
 
 def _points(figure, coords, dataset, rows, texts, colour, selected, *, name_suffix="", symbol="circle",
@@ -112,8 +116,8 @@ def _points(figure, coords, dataset, rows, texts, colour, selected, *, name_suff
             if not len(part):
                 continue
             figure.add_trace(go.Scattergl(
-                x=coords[part, 0], y=coords[part, 1], mode="markers", name=f"{name}{name_suffix}",
-                legendgroup=name, showlegend=show_legend, customdata=_customdata(dataset, part, texts),
+                x=coords[part, 0], y=coords[part, 1], mode="markers", name=f"{html(name, 40)}{name_suffix}",
+                legendgroup=str(label), showlegend=show_legend, customdata=_customdata(dataset, part, texts),
                 hovertemplate=_hover(role),
                 marker={"size": 6, "opacity": opacity, "symbol": symbol, "color": PALETTE[label % len(PALETTE)]}))
     else:
@@ -132,7 +136,7 @@ def scatter_panel(coords: np.ndarray, dataset: Dataset, title: str, *, anchors: 
     """One panel. ``coords: [N, 2]``; ``selected: [N]`` bool; ``overlay: [N, 2]`` optional second position of
     every sample (B translated into A), drawn as crosses with lines from each selected sample's A position."""
     rows = np.arange(len(coords)) if rows is None else rows
-    texts = hover_text(dataset)
+    texts = [html(t) for t in hover_text(dataset)]
     figure = go.Figure()
     _points(figure, coords, dataset, rows, texts, colour, selected, name_suffix=" (A)" if overlay is not None else "",
             role=" in A" if overlay is not None else "")

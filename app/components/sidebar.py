@@ -7,8 +7,9 @@ import dataclasses
 
 import streamlit as st
 
-from app import state
+from app import safety, state, uploads
 from app.components.projection import hover_text
+from app.safety import md
 from app.state import MAX_ANCHORS, PRESETS, Settings
 from latent_core.data import Dataset, list_datasets
 from latent_core.encoders import list_encoders
@@ -23,7 +24,7 @@ def init_from_url() -> None:
     """Once per session: the widgets start from the link's settings (defaults where it says nothing)."""
     if "_initialised" in st.session_state:
         return
-    settings, problems = state.from_query(st.query_params.to_dict())
+    settings, problems = state.from_query(st.query_params.to_dict(), uploads.owned())
     _write_widgets(settings)
     st.session_state[URL_PROBLEMS] = problems
     st.session_state["_initialised"] = True
@@ -85,8 +86,14 @@ def _with_current(options: dict[str, str], key: str) -> list[str]:
     value = st.session_state.get(key)
     specs = list(options)
     if value and value not in options:
-        specs.insert(0, value)  # an uploaded file or a hub id typed into a link
+        specs.insert(0, value)  # an uploaded file, or a hub id from a link (admitted by safety.admit)
     return specs
+
+
+def _label(options: dict[str, str], spec: str) -> str:
+    if spec.startswith(safety.UPLOAD_PREFIX):
+        return f"{uploads.display(spec)} (uploaded)"
+    return options.get(spec, safety.cut(spec, 60))
 
 
 def scenario_form() -> None:
@@ -94,22 +101,23 @@ def scenario_form() -> None:
     sidebar = st.sidebar
     sidebar.title("🧭 Scenario")
     for problem in st.session_state.get(URL_PROBLEMS, []):
-        sidebar.warning(problem)
+        sidebar.warning(md(problem))
     sidebar.selectbox("Preset", [state.preset_label(p) for p in PRESETS], key="w_preset", index=None,
                       placeholder="Choose a preset…", on_change=_apply_preset,
                       help="Offline presets use models and data installed with the app.")
     encoders, datasets = _encoder_catalog(), _dataset_options()
     with sidebar.form("scenario"):
-        st.selectbox("Encoder A", _with_current(encoders, KEY("encoder_a")), key=KEY("encoder_a"),
-                     format_func=lambda s: encoders.get(s, s))
-        st.selectbox("Encoder B", _with_current(encoders, KEY("encoder_b")), key=KEY("encoder_b"),
-                     format_func=lambda s: encoders.get(s, s))
-        st.selectbox("Dataset", _with_current(datasets, KEY("dataset")), key=KEY("dataset"),
-                     format_func=lambda s: datasets.get(s, s))
+        for title, field, options in (("Encoder A", "encoder_a", encoders), ("Encoder B", "encoder_b", encoders),
+                                      ("Dataset", "dataset", datasets)):
+            specs = _with_current(options, KEY(field))
+            labels = {spec: _label(options, spec) for spec in specs}  # computed now: session state is read here
+            st.selectbox(title, specs, key=KEY(field), format_func=labels.get)
+        caps = safety.limits()
         left, right = st.columns(2)
-        left.number_input("Samples (0 = all)", min_value=0, max_value=200_000, step=500, key=KEY("n_samples"),
-                          help="A class-stratified subsample; changing it re-encodes unless cached.")
-        right.number_input("Seed", min_value=0, max_value=1_000_000, step=1, key=KEY("seed"))
+        left.number_input("Samples (0 = all)", min_value=0, max_value=caps.max_samples, step=500,
+                          key=KEY("n_samples"), help="A class-stratified subsample; changing it re-encodes unless "
+                                                     f"cached. At most {caps.max_samples:,} on this server.")
+        right.number_input("Seed", min_value=0, max_value=caps.max_seed, step=1, key=KEY("seed"))
         st.form_submit_button("Apply", type="primary", width="stretch")
 
 
@@ -133,8 +141,13 @@ def live_controls(data: Dataset | None) -> None:
     limit = MAX_ANCHORS if data is None else max(2, min(MAX_ANCHORS, len(data) - 1))
     if st.session_state.get(KEY("n_anchors"), 0) > limit:
         st.session_state[KEY("n_anchors")] = limit
-    sidebar.slider("Number of anchors", min_value=2, max_value=limit, step=1, key=KEY("n_anchors"),
-                   disabled=st.session_state.get(KEY("strategy")) == "manual")
+    if limit > 2:
+        sidebar.slider("Number of anchors", min_value=2, max_value=limit, step=1, key=KEY("n_anchors"),
+                       disabled=st.session_state.get(KEY("strategy")) == "manual")
+    else:  # a slider needs two distinct ends
+        st.session_state[KEY("n_anchors")] = 2
+        sidebar.caption(f"Number of anchors: 2 (the dataset has only {len(data)} samples; raise the sample size for "
+                        "more).")
     if data is not None:
         with sidebar.expander(f"Manual anchors ({len(st.session_state.get(KEY('manual_anchors'), []))})"):
             texts = dict(zip(data.ids, hover_text(data, limit=60)))
@@ -143,7 +156,8 @@ def live_controls(data: Dataset | None) -> None:
             options += [i for i in chosen if i not in set(options)]
             st.session_state[KEY("manual_anchors")] = chosen
             st.multiselect("Search samples", options, key=KEY("manual_anchors"),
-                           format_func=lambda i: f"{i}: {texts[i]}", placeholder="Type to search…")
+                           format_func=lambda i: f"{safety.cut(i, 40)}: {texts[i]}", placeholder="Type to search…",
+                           max_selections=MAX_ANCHORS)
             st.caption("Or select samples in a Spaces panel and press 'Use as anchors' there.")
     sidebar.selectbox("Relative projection", state.RELATIVE_PROJECTIONS, key=KEY("projection"),
                       help="How a sample is compared with each anchor; +center centres each space on its anchors.")

@@ -15,6 +15,7 @@ from app import services_crossmodal as xm
 from app.components import sidebar
 from app.components.export import figure_downloads
 from app.components.feedback import show_error
+from app.safety import html, md
 from app.components.heatmaps import heatmap
 from latent_core.crossmodal import class_prompts
 from latent_core.data.images import fashion_mnist_available
@@ -60,6 +61,8 @@ def _short(spec: str) -> str:
     return spec.split("/")[-1].split(":")[-1]
 
 
+PROMPT_CHARS = 300  # a class prompt (the text encoders read about 256 tokens anyway)
+
 # ---- figures -----------------------------------------------------------------------------------------------
 
 def confusion_figure(confusion: np.ndarray, label_names: list[str]) -> go.Figure:
@@ -100,8 +103,8 @@ def scores_figure(values: np.ndarray, label_names: list[str], prompts: tuple[str
                   axis: str) -> go.Figure:
     best = int(np.argmax(values))
     colours = [ASIF_COLOUR if i == best else "#b8d8cf" for i in range(len(values))]
-    figure = go.Figure(go.Bar(x=values.tolist(), y=list(label_names), orientation="h", marker={"color": colours},
-                              customdata=list(prompts),
+    figure = go.Figure(go.Bar(x=values.tolist(), y=[html(n, 40) for n in label_names], orientation="h",
+                              marker={"color": colours}, customdata=[html(p, 200) for p in prompts],
                               hovertemplate="%{y}: %{x:.3f}<br>prompt: %{customdata}<extra></extra>"))
     figure.update_layout(title={"text": title, "font": {"size": 15}}, height=60 + 28 * len(values),
                          margin={"l": 10, "r": 10, "t": 45, "b": 10}, xaxis={"title": axis},
@@ -129,7 +132,7 @@ except LatentCoreError as error:
     st.stop()
 data = pairs.data
 label_names = list(data.label_names)
-st.caption(f"Dataset **{data.name}**: {len(data)} images with captions ({len(label_names)} classes, sample seed "
+st.caption(f"Dataset **{md(data.name, 60)}**: {len(data)} images with captions ({len(label_names)} classes, sample seed "
            f"{setup.sample_seed}) · image space {pairs.images.shape[1]}-d · text space {pairs.captions.shape[1]}-d · "
            f"ASIF top-{setup.topk}, power {setup.power:g}")
 if setup.dataset == "captions" and not fashion_mnist_available():
@@ -156,26 +159,26 @@ st.slider("Image/caption anchor pairs", min_value=2, max_value=limit, key="xm-pa
                "other sample is a test image. ASIF never reads the anchors' labels.")
 st.subheader("Class prompts")
 left, right = st.columns([4, 1], vertical_alignment="bottom")
-left.text_input("Template ({} = the class)", key="xm-template", on_change=_refill_prompts, args=(label_names,),
+left.text_input("Template ({} = the class)", key="xm-template", max_chars=PROMPT_CHARS, on_change=_refill_prompts, args=(label_names,),
                 help="Changing it rewrites every prompt below; edit single prompts afterwards.")
 right.button("Reset prompts", key="xm-reset", on_click=_reset_prompts, args=(label_names, setup.template),
              width="stretch")
 columns = st.columns(min(5, len(label_names)))
 for i, name in enumerate(label_names):
-    columns[i % len(columns)].text_input(name, key=_prompt_key(i))
+    columns[i % len(columns)].text_input(name, key=_prompt_key(i), max_chars=PROMPT_CHARS)
 _remember("xm-pairs", "xm-template", *(_prompt_key(i) for i in range(len(label_names))))
 
 try:
     class_prompts(label_names, st.session_state["xm-template"])
 except InvalidParameterError as error:
-    st.error(f"{error}\n\n**What to do:** write the template with `{{}}` where the class name goes, e.g. "
+    st.error(f"{md(error, 300)}\n\n**What to do:** write the template with `{{}}` where the class name goes, e.g. "
              "`a photo of {}.`, or press Reset prompts. The prompts below are still used as they are.", icon="⚠️")
-prompts = tuple(str(st.session_state[_prompt_key(i)]).strip() for i in range(len(label_names)))
+prompts = tuple(str(st.session_state[_prompt_key(i)]).strip()[:PROMPT_CHARS] for i in range(len(label_names)))
 empty = [name for name, prompt in zip(label_names, prompts) if not prompt]
 if empty:
-    st.error(f"The prompt for {', '.join(f'**{name}**' for name in empty)} is empty, so that class cannot be "
+    st.error(f"The prompt for {', '.join(f'**{md(name, 40)}**' for name in empty)} is empty, so that class cannot be "
              "recognised.\n\n**What to do:** type a short description of the class (e.g. "
-             f"`{defaults[label_names.index(empty[0])]}`), or press Reset prompts.", icon="⚠️")
+             f"{md(defaults[label_names.index(empty[0])], 80)}), or press Reset prompts.", icon="⚠️")
     st.stop()
 
 n_pairs = int(st.session_state["xm-pairs"])
@@ -243,7 +246,7 @@ if upload is not None:
             vector = xm.image_embedding(setup.image_encoder, content, upload.name)
     except InvalidImageError as error:
         image = None
-        st.error(f"{error}\n\n**What to do:** upload a PNG or JPEG picture (one object, any size), or remove the "
+        st.error(f"{md(error, 600)}\n\n**What to do:** upload a PNG or JPEG picture (one object, any size), or remove the "
                  "file (✕) and pick a test image instead.", icon="⚠️")
     except LatentCoreError as error:
         image = None
@@ -272,7 +275,7 @@ if problem is not None:
             "(without `LATENT_OFFLINE=1`, or with `HF_HUB_OFFLINE=0`): the weights are then cached and CLIP works "
             "offline too. ASIF above needs no download.", icon="ℹ️")
     with st.expander("Details"):
-        st.caption(problem)
+        st.caption(md(problem, 600))
 elif st.toggle(f"Run CLIP `{setup.clip_model}` on the same test images and prompts", key="xm-clip-run",
                help="Encodes the page's images with CLIP's image tower once (cached on disk afterwards)."):
     clip_progress = st.container()

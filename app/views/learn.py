@@ -21,6 +21,8 @@ from app import services_lesson as learn
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import show_error
+from app.safety import html, md
+from app.uploads import short_name
 from app.components.heatmaps import heatmap
 from app.state import RELATIVE_PROJECTIONS
 from latent_core.anchors import STRATEGIES
@@ -154,7 +156,7 @@ def map_panel(coords: np.ndarray, ex: services.Explorer, title: str, *, overlay:
 
 
 def short(spec: str) -> str:
-    return spec.split("/")[-1].split(":")[-1] if not spec.startswith("file:") else "uploaded embeddings"
+    return html(short_name(spec))  # Plotly titles render tags
 
 
 # ---- the steps -----------------------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ def step_translation(step: lesson.Step, ex: services.Explorer) -> None:
                 f"between A and translated B **{quality.mean_cosine:.3f}** · translated B's nearest A vector is its "
                 f"own sample for **{quality.top1:.1%}**")
     for note in view.notes:
-        st.caption(f"ℹ️ {note}")
+        st.caption(f"ℹ️ {md(note)}")
     chart(map_panel(maps["abs_a"], view, f"A (●) and B translated into A (✕) by {translator}, A's PCA",
                     overlay=maps["translated"], anchors=False, height=620), "learn-5-translated")
 
@@ -400,7 +402,7 @@ try:
     else:
         explorer = services.explorer(sidebar.current(), st.container())
         for note in explorer.notes:
-            st.caption(f"ℹ️ {note}")
+            st.caption(f"ℹ️ {md(note)}")
         BODIES[step.key](step, explorer)
 except LatentCoreError as error:
     show_error(error)

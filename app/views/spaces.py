@@ -10,6 +10,8 @@ from app import services
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import or_stop
+from app.safety import html, md
+from app.uploads import short_name, spec_label
 
 PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
 MAP_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -17,7 +19,7 @@ GALLERY_LIMIT = 24
 
 
 def short(spec: str) -> str:
-    return spec.split("/")[-1].split(":")[-1] if not spec.startswith("file:") else "uploaded embeddings"
+    return html(short_name(spec))  # Plotly titles render tags
 
 
 st.title("Two spaces, one dataset")
@@ -25,13 +27,14 @@ ex = or_stop(services.explorer, sidebar.current(), st.container())
 
 settings, data = ex.settings, ex.data
 st.caption(
-    f"Dataset **{data.name}**: {len(data)} samples, {len(data.label_names)} classes · "
-    f"A = `{settings.encoder_a}` ({ex.a.shape[1]}-d) · B = `{settings.encoder_b}` ({ex.b.shape[1]}-d) · "
+    f"Dataset **{md(data.name, 60)}**: {len(data)} samples, {len(data.label_names)} classes · "
+    f"A = {md(spec_label(settings.encoder_a))} ({ex.a.shape[1]}-d) · B = {md(spec_label(settings.encoder_b))} "
+    f"({ex.b.shape[1]}-d) · "
     f"{len(ex.anchor_idx)} anchors ({settings.strategy}) · relative: {settings.projection} · "
     f"translator: {settings.translator}"
 )
 for note in ex.notes:
-    st.warning(note, icon="ℹ️")
+    st.warning(md(note), icon="ℹ️")
 
 
 def _draw(maps: dict[str, np.ndarray], colours: dict[str, np.ndarray] | None, *, select: bool) -> None:

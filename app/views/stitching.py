@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import services
+from app import safety, services
 from app import services_stitching as lab
 from app.components import sidebar
 from app.components.export import csv_download
@@ -18,6 +18,8 @@ from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
 from app.components.progress import progress_bar
 from app.components.projection import PALETTE, show_panel
+from app.safety import cut, html, md
+from app.uploads import spec_label
 from latent_core.errors import InvalidImageError, LatentCoreError
 from latent_core.stitching import summarize
 
@@ -28,7 +30,8 @@ st.title("Stitching lab")
 settings = sidebar.current()
 data, a, b = or_stop(services.load_spaces, settings, st.container())
 n_anchors = lab.anchor_budget(settings, len(data))
-st.caption(f"A = `{settings.encoder_a}` · B = `{settings.encoder_b}` · dataset **{data.name}** ({len(data)} samples) · "
+st.caption(f"A = {md(spec_label(settings.encoder_a))} · B = {md(spec_label(settings.encoder_b))} · dataset "
+           f"**{md(data.name, 60)}** ({len(data)} samples) · "
            f"{n_anchors} anchors ({settings.strategy if settings.strategy != 'manual' else 'random'}) · "
            f"test set {lab.test_size_for(len(data))} samples, never used as anchors or for training.")
 
@@ -37,7 +40,7 @@ def probability_figure(prediction: lab.Prediction, names: list[str], title: str)
     figure = go.Figure()
     for values, name, colour in zip((prediction.stitched, prediction.b_own, prediction.a_own), HEADS,
                                     ("#d95f02", "#7570b3", "#1b9e77")):
-        figure.add_trace(go.Bar(x=names, y=values, name=name, marker_color=colour,
+        figure.add_trace(go.Bar(x=[html(n, 40) for n in names], y=values, name=name, marker_color=colour,
                                 hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"))
     figure.update_layout(barmode="group", title=title, yaxis={"range": [0, 1], "title": "probability"}, height=380,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2})
@@ -48,10 +51,18 @@ def _input_item():
     """The user's input for encoder B (and A): a text, or an image (uploaded or picked from the dataset)."""
     if data.modality == "text":
         default = EXAMPLES.get(data.name.split(":")[0], str(data.items[0])[:200])
-        text = st.text_area("Your text", value=default, key="live-text", height=90)
+        cap = safety.limits().max_text_chars
+        text = st.text_area("Your text", value=default, key="live-text", height=90, max_chars=cap)
         if not text.strip():
             st.warning("Type a sentence to classify.")
             return None
+        if len(text) > cap:  # the box stops typing at the cap; a client that sends more is cut here
+            st.warning(f"Only the first {cap:,} characters are used.")
+            text = text[:cap]
+        tokens = lab.token_limit(settings)
+        if tokens:
+            st.caption(f"The encoders read at most {tokens} tokens (roughly {int(tokens * 0.75)} words); a longer text "
+                       "is cut by their tokenizers.")
         return text.strip()
     source = st.radio("Image", ("Pick a sample", "Upload"), horizontal=True, key="live-source")
     if source == "Upload":
@@ -62,7 +73,7 @@ def _input_item():
         try:
             return services.read_image(upload.getvalue(), upload.name).convert("RGB")
         except InvalidImageError as error:
-            st.error(f"{error}\n\n**What to do:** upload a PNG or JPEG picture, or pick a sample.", icon="⚠️")
+            st.error(f"{md(error, 600)}\n\n**What to do:** upload a PNG or JPEG picture, or pick a sample.", icon="⚠️")
             return None
     index = st.number_input("Sample number", 0, len(data) - 1, 0, key="live-sample")
     return data.items[int(index)]
@@ -92,7 +103,7 @@ def live_prediction() -> None:
     names = [data.label_names[c] for c in model.classes]
     winner = names[int(np.argmax(prediction.stitched))]
     with left:
-        st.success(f"Stitched prediction: **{winner}** ({prediction.stitched.max():.0%})")
+        st.success(f"Stitched prediction: **{md(winner, 60)}** ({prediction.stitched.max():.0%})")
         st.caption(f"Encoding with A and B {1000 * (encoded - start):.0f} ms · stitched prediction, both reference "
                    f"heads and the nearest anchors {1000 * (done - encoded):.1f} ms.")
         show_panel(probability_figure(prediction, names, "Class probabilities"), "live-probabilities",
@@ -102,9 +113,9 @@ def live_prediction() -> None:
         for index, cosine in zip(prediction.anchors, prediction.anchor_cosines):
             label = data.label_names[data.labels[index]]
             if data.modality == "text":
-                st.markdown(f"`{cosine:.2f}` · *{label}* · {str(data.items[index])[:160]}")
+                st.markdown(f"`{cosine:.2f}` · *{md(label, 60)}* · {md(data.items[index], 160)}")
             else:
-                st.image(data.items[index], caption=f"{label} · {cosine:.2f}", width=72)
+                st.image(data.items[index], caption=f"{cut(label, 60)} · {cosine:.2f}", width=72)
     matrix, accuracy = lab.stitched_confusion(settings, model)
     st.markdown(f"**Confusion matrix of the stitched head** ({method}) on B's {len(model.test_idx)} test samples: "
                 f"accuracy {accuracy:.3f}.")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import pandas as pd
 import streamlit as st
 
-from app import services
+from app import safety, services, uploads
+from app.safety import cut, md
 from app.components import sidebar
 from app.components.feedback import show_error
 from app.components.sidebar import KEY
@@ -51,26 +53,30 @@ def data_upload() -> None:
     if upload is None:
         return
     content = upload.getvalue()
-    path = services.save_upload(upload.name, content)
     try:
-        if path.suffix == ".zip":
-            spec = f"zip:{path}"
+        uid = uploads.store(upload.name, content)
+        if upload.name.lower().endswith(".zip"):
+            spec = uploads.spec(uid)
         else:
-            columns = _table_columns(content, path.suffix)
+            columns = _table_columns(content, ".parquet" if upload.name.lower().endswith(".parquet") else ".csv")
             left, right = st.columns(2)
             text = left.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
                                   key="upload-text-column")
             label = right.selectbox("Label column", columns,
                                     index=columns.index("label") if "label" in columns else min(1, len(columns) - 1),
                                     key="upload-label-column")
-            spec = f"table:{path}#text={text}&label={label}"
-        data = services.check_dataset(spec)
+            spec = uploads.spec(uid, text=text, label=label)
+        with warnings.catch_warnings(record=True) as caught:  # e.g. rows dropped for an empty text or label
+            warnings.simplefilter("always")
+            data = services.check_dataset(spec)
     except LatentCoreError as error:
         show_error(error)
         return
+    for note in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)):
+        st.warning(md(note), icon="ℹ️")
     counts = pd.Series([data.label_names[y] for y in data.labels]).value_counts()
-    st.success(f"{upload.name}: {len(data)} {data.modality} samples, {len(data.label_names)} classes "
-               f"({', '.join(f'{name} {count}' for name, count in counts.head(8).items())}).")
+    st.success(md(f"{upload.name}: {len(data)} {data.modality} samples, {len(data.label_names)} classes "
+                  f"({', '.join(f'{cut(name, 30)} {count}' for name, count in counts.head(8).items())})."))
     st.button("Explore this dataset", type="primary", on_click=_use_dataset, args=(spec, data.modality),
               key="use-data")
 
@@ -78,23 +84,23 @@ def data_upload() -> None:
 def embedding_upload(field: str, role: str) -> None:
     upload = st.file_uploader(f"Embeddings for {role} (.npy or .parquet)", type=["npy", "parquet"],
                               key=f"upload-{field}")
-    id_column = st.text_input(f"Id column for {role} (Parquet only; empty: row order)", key=f"id-{field}")
+    id_column = st.text_input(f"Id column for {role} (Parquet only; empty: row order)", key=f"id-{field}",
+                              max_chars=200)
     if upload is None:
         return
-    path = services.save_upload(upload.name, upload.getvalue())
-    spec = f"file:{path}" + (f"#id={id_column.strip()}" if id_column.strip() else "")
     try:
+        spec = uploads.spec(uploads.store(upload.name, upload.getvalue()), id=id_column.strip())
         matrix = services.check_embeddings(spec, sidebar.current())
     except LatentCoreError as error:
         show_error(error)
         return
-    st.success(f"{upload.name}: {matrix.shape[0]} × {matrix.shape[1]}, aligned with the current dataset.")
+    st.success(md(f"{upload.name}: {matrix.shape[0]} × {matrix.shape[1]}, aligned with the current dataset."))
     st.button(f"Use as encoder {role}", on_click=_use_embeddings, args=(field, spec), key=f"use-{field}")
 
 
 st.title("Upload")
-st.caption("Files stay on this machine (in the app's cache folder). A copied link to a view with uploaded files "
-           "works where that folder is.")
+st.caption(f"Files are kept on the server for a day, under an id only this browser tab can use (a copied link "
+           f"with an upload opens only here). At most {safety.limits().max_upload_mb} MB per file.")
 data_upload()
 st.divider()
 st.subheader("Your embeddings")

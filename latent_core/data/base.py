@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from latent_core.errors import EmptyDatasetError, UnknownDatasetError
+from latent_core.errors import ConfigError, EmptyDatasetError, UnknownDatasetError
 from latent_core.fingerprint import items_fingerprint
+from latent_core._scalars import as_int
 
 Modality = Literal["text", "image"]
 
@@ -90,6 +91,7 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """
     labels = np.asarray(labels)
     total = len(labels)
+    n = as_int(n, "n (the number of samples)", error=ConfigError)
     if n <= 0:
         raise EmptyDatasetError(f"Asked for {n} samples; ask for at least 1.")
     if n >= total:
@@ -116,14 +118,21 @@ def subsample(dataset: Dataset, n: int | None, seed: int = 0) -> Dataset:
 
 # name -> (loader(arg) -> Dataset, description, offline)
 DatasetLoader = Callable[[str | None], Dataset]
+SpecKind = Literal["name", "hub", "path"]
 _REGISTRY: dict[str, tuple[DatasetLoader, str, bool]] = {}
+_KINDS: dict[str, SpecKind] = {}
 
 
-def register_dataset(name: str, description: str, offline: bool = True):
-    """Decorator: register ``loader(arg)`` under ``name`` (spec ``name`` or ``name:arg``)."""
+def register_dataset(name: str, description: str, offline: bool = True, kind: SpecKind = "path"):
+    """Decorator: register ``loader(arg)`` under ``name`` (spec ``name`` or ``name:arg``).
+
+    ``kind`` says what the argument names: a fixed variant (``"name"``), a hub dataset (``"hub"``) or a file
+    (``"path"``, the default: a loader that does not declare otherwise is never opened from a link).
+    """
 
     def wrap(loader: DatasetLoader) -> DatasetLoader:
         _REGISTRY[name] = (loader, description, offline)
+        _KINDS[name] = kind
         return loader
 
     return wrap
@@ -140,6 +149,16 @@ def registry_entry(spec: str) -> tuple[DatasetLoader, str | None]:
         known = ", ".join(sorted(_REGISTRY))
         raise UnknownDatasetError(f"Unknown dataset {spec!r}. Known datasets: {known}.")
     return _REGISTRY[name][0], arg
+
+
+def spec_kind(spec: str) -> SpecKind:
+    """``"name"``, ``"hub"`` or ``"path"`` for a dataset spec (see :func:`register_dataset`).
+
+    Raises:
+        UnknownDatasetError: the spec names no registered dataset.
+    """
+    registry_entry(spec)  # raises for an unknown name
+    return _KINDS[parse_spec(spec)[0]]
 
 
 def registered() -> dict[str, tuple[DatasetLoader, str, bool]]:

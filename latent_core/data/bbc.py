@@ -38,7 +38,8 @@ def article_text(raw: str, full: bool) -> str:
     return f"{headline}. {first_sentence(body[0])}" if body else headline
 
 
-@register_dataset("bbc", "BBC News, 2225 articles, 5 topics (headline + first sentence; 'bbc:full' for the article)")
+@register_dataset("bbc", "BBC News, 2225 articles, 5 topics (headline + first sentence; 'bbc:full' for the article)",
+                  kind="name")
 def load_bbc(arg: str | None) -> Dataset:
     if arg not in (None, "full"):
         raise UnknownDatasetError(f"Unknown BBC variant {arg!r}: use 'bbc' or 'bbc:full'.")

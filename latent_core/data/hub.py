@@ -21,7 +21,7 @@ HUB_DATASETS: dict[str, tuple[str, str, str, str]] = {
 
 
 @register_dataset("hf", "Hugging Face datasets (online): hf:ag_news, hf:trec, hf:dbpedia_14, hf:cifar10, hf:cifar100",
-                  offline=False)
+                  offline=False, kind="hub")
 def load_hub_dataset(arg: str | None) -> Dataset:
     name, _, split = (arg or "").partition(":")
     if name not in HUB_DATASETS:

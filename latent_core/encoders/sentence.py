@@ -5,6 +5,7 @@ Spec: ``st:<model id>``, e.g. ``st:sentence-transformers/all-MiniLM-L6-v2``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,23 @@ def _canonical(model_id: str) -> str:
     return _ALIASES.get(model_id.lower(), model_id)
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?")
+
+
+def is_hub_id(model_id: str) -> bool:
+    """``owner/name`` (or ``name``) as the Hugging Face hub spells ids: never an absolute or parent path."""
+    return bool(_HUB_ID.fullmatch(model_id)) and ".." not in model_id
+
+
+def spec_kind(rest: str) -> str:
+    """A packaged model is a name; ``owner/name`` is a hub id (loaded from the hub cache, never from a folder
+    of that name); anything else (``/abs/path``, ``./folder``, ``~/model``) is a local folder."""
+    model_id = _canonical(rest.strip())
+    if model_id in _PACKAGED:
+        return "name"
+    return "hub" if is_hub_id(model_id) else "path"
+
+
 def offline_alternatives(modality: str = "text") -> str:
     from latent_core.encoders import list_encoders
 
@@ -70,10 +88,21 @@ class SentenceTransformerEncoder(Encoder):
             self.model = self._load_from_hub(SentenceTransformer)
             self.offline = False
         self.dim = int(self.model.get_embedding_dimension())
+        self.max_tokens = int(self.model.max_seq_length) if self.model.max_seq_length else None
 
     def _load_from_hub(self, loader):
+        if not is_hub_id(self.model_id):  # an explicit local folder (only reachable from code, never a link)
+            try:
+                return loader(str(Path(self.model_id).expanduser()), device=str(self.device), local_files_only=True)
+            except Exception as exc:  # noqa: BLE001 - a folder that is not a model
+                raise EncoderUnavailableError(
+                    f"{self.model_id!r} is not a sentence-transformers model folder ({type(exc).__name__}).") from exc
+        # A hub id is resolved in the hub cache, so a folder that happens to have the same name is never read.
+        from huggingface_hub import snapshot_download
+
         try:  # a copy already in the Hugging Face cache works offline too
-            return loader(self.model_id, device=str(self.device), local_files_only=True)
+            return loader(snapshot_download(self.model_id, local_files_only=True), device=str(self.device),
+                          local_files_only=True)
         except Exception:  # noqa: BLE001 - not cached: go online below
             pass
         if not hub_available():
@@ -82,7 +111,7 @@ class SentenceTransformerEncoder(Encoder):
                 f"reached (offline). Offline text encoders: {offline_alternatives('text')}."
             )
         try:
-            return loader(self.model_id, device=str(self.device))
+            return loader(snapshot_download(self.model_id), device=str(self.device))
         except Exception as exc:  # noqa: BLE001 - any hub failure is reported the same way
             raise EncoderUnavailableError(
                 f"Could not load {self.model_id!r} from the Hugging Face hub ({type(exc).__name__}: {exc}). "
@@ -108,6 +137,6 @@ def _catalog() -> list[EncoderInfo]:
     return rows
 
 
-@register_backend("st", _catalog)
+@register_backend("st", _catalog, kind=spec_kind)
 def _make(rest: str, device=None) -> SentenceTransformerEncoder:
     return SentenceTransformerEncoder(rest, device=device)

@@ -48,6 +48,6 @@ class FakeEncoder(Encoder):
         return np.tanh(z) if self.variant == "b" else z
 
 
-@register_backend("fake")  # no catalogue entry: list_encoders() stays the real ones (other tests iterate it)
+@register_backend("fake", kind="name")  # no catalogue entry: list_encoders() stays the real ones (other tests iterate it)
 def _fake(rest: str, device=None) -> Encoder:
     return FakeEncoder(rest, device)

@@ -209,7 +209,7 @@ def test_bad_uploads_show_readable_errors_and_a_good_one_switches_the_dataset():
     assert "40 text samples, 2 classes" in at.success[0].value
     at.button(key="use-data").click().run()
     _ok(at)
-    assert at.session_state["w_dataset"].startswith("table:") and at.query_params["data"].startswith("table:")
+    assert at.session_state["w_dataset"].startswith("upload:") and at.query_params["data"].startswith("upload:")
     at.switch_page("views/spaces.py").run()
     _ok(at)
     assert "40 samples, 2 classes" in at.caption[0].value
@@ -231,7 +231,7 @@ def test_uploaded_embeddings_must_align_with_the_dataset():
     at.button(key="use-encoder_a").click().run()
     at.switch_page("views/spaces.py").run()
     _ok(at)
-    assert "A = `file:" in at.caption[0].value and "(5-d)" in at.caption[0].value
+    assert "a.npy (uploaded)" in at.caption[0].value and "(5-d)" in at.caption[0].value
 
 
 def test_presets_are_valid_settings_offline_first():
