@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 
 from app import safety, services, state  # noqa: E402
 from app.components import sidebar  # noqa: E402
+from latent_core.cache import cache_degraded  # noqa: E402
 from latent_core.errors import LatentCoreError  # noqa: E402
 
 # Not "pages/": AppTest (Streamlit 1.67) then treats the folder as a v1 multipage app and reruns a page
@@ -54,6 +55,9 @@ def run() -> None:
                   if key in state.PAGE_PARAMS}
     st.query_params.from_dict({**state.to_query(sidebar.current()), **page_owned})
     navigation.run()
+    if cache_degraded():  # known once the page has tried to write
+        st.sidebar.warning("This server cannot write its cache folder (read-only or full): results are kept in "
+                           "memory and computed again after a restart. Everything else works.", icon="💾")
 
 
 st.set_page_config(page_title="Latent Space Explorer", page_icon="🧭", layout="wide")

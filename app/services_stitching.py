@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix
 
 from app import services
 from app.state import RELATIVE_PROJECTIONS, Settings
-from latent_core.cache import atomic_write_bytes
+from latent_core.cache import try_write_bytes
 from latent_core.config import cache_subdir
 from latent_core.errors import InvalidParameterError
 from latent_core.heads import make_head
@@ -79,7 +79,7 @@ def _disk_frame(key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     frame = _stored_frame(key)
     if frame is None:
         frame = compute()
-        atomic_write_bytes(_frame_path(key), frame.to_csv(index=False).encode())
+        try_write_bytes(_frame_path(key), frame.to_csv(index=False).encode())  # unwritable: recomputed next time
     return frame
 
 

@@ -52,6 +52,7 @@ QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples
 CHOICES = {"strategy": ANCHOR_STRATEGIES, "projection": RELATIVE_PROJECTIONS, "translator": tuple(TRANSLATORS),
            "map_kind": MAP_KINDS, "color_by": COLOR_BY}
 MANUAL_SEPARATOR = "|"
+SPEC_FIELDS = ("encoder_a", "encoder_b", "dataset")  # never echoed back: a refused one may be a server path
 PAGE_PARAMS = ("step",)  # URL parameters a page owns (the lesson step); kept when the settings are written
 
 
@@ -118,7 +119,8 @@ def from_query(params: Mapping, owned_uploads: Mapping[str, str] | None = None) 
         try:
             values[name] = _parse(name, raw, owned_uploads or {})
         except ValueError as exc:
-            problems.append(f"Ignored '{short}={safety.cut(raw)}' from the link: {exc}")
+            shown = short if name in SPEC_FIELDS else f"{short}={safety.cut(raw)}"  # a refused spec is not echoed
+            problems.append(f"Ignored '{shown}' from the link: {exc}")
     return Settings(**values), problems
 
 

@@ -32,8 +32,15 @@ def embed_dataset(
 ) -> torch.Tensor:
     """Embed ``dataset`` (its captions with ``captions=True``), reading and filling the disk cache.
 
+    A cache entry that is damaged or has the wrong shape (rows or ``encoder.dim``) is recomputed with a
+    ``RuntimeWarning``. When the cache folder cannot be written, the result is still returned (kept in memory
+    for this process, one warning). See :mod:`latent_core.cache` for the guarantees.
+
     Returns:
         ``[len(dataset), encoder.dim]`` float32 tensor on ``encoder.device``.
+
+    Raises:
+        EmbeddingAlignmentError: no captions to embed, or the encoder itself returned the wrong dimension.
     """
     if captions and dataset.captions is None:
         raise EmbeddingAlignmentError(f"Dataset {dataset.name!r} has no captions to embed.")
@@ -46,9 +53,10 @@ def embed_dataset(
         return encoder.encode_dataset(dataset, batch_size=batch_size, progress=progress).cpu().numpy()
 
     meta = {"encoder": encoder.spec, "dataset": dataset.name, "n": len(dataset), "captions": captions}
-    array, hit = cache.get_or_compute(key, compute, meta, expected_rows=len(dataset))
+    array, hit = cache.get_or_compute(key, compute, meta, expected_rows=len(dataset), expected_dim=encoder.dim)
     if hit and progress is not None:
         progress(len(dataset), len(dataset))
     if array.shape[1] != encoder.dim:
-        raise EmbeddingAlignmentError(f"Cached embeddings have dim {array.shape[1]}, expected {encoder.dim}.")
+        raise EmbeddingAlignmentError(  # only a freshly computed result can get here: cached ones are checked
+            f"Encoder {encoder.spec} returned embeddings of dim {array.shape[1]}, expected {encoder.dim}.")
     return torch.from_numpy(array).to(encoder.device)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_core.cache import atomic_write_bytes
+from latent_core.cache import try_write_bytes
 from latent_core.config import cache_subdir
 
 _CHUNK = 1 << 22
@@ -50,7 +50,7 @@ def files_fingerprint(paths: Iterable[str | Path]) -> str:
             changed = True
         total.update(f"{file.name}:{digest};".encode())
     if changed:
-        atomic_write_bytes(memo_path, json.dumps(memo).encode())
+        try_write_bytes(memo_path, json.dumps(memo).encode())  # a full disk costs a re-hash, not the encoding
     return total.hexdigest()[:16]
 
 

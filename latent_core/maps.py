@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latent_core.cache import atomic_write_bytes
+from latent_core.cache import try_write_bytes
 from latent_core.config import cache_subdir
 from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
 from latent_core.validation import ArrayLike, as_matrix
@@ -292,10 +292,7 @@ def _load_cached(path: Path, rows: list[int]) -> list[np.ndarray] | None:
 def _save_cached(path: Path, arrays: list[np.ndarray]) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, allow_pickle=False, **{f"coords_{i}": a for i, a in enumerate(arrays)})
-    try:
-        atomic_write_bytes(path, buffer.getvalue())
-    except OSError as exc:  # a full or read-only disk costs a recomputation next time, not the picture
-        warnings.warn(f"Could not cache the map in {path.parent} ({exc}).", RuntimeWarning, stacklevel=3)
+    try_write_bytes(path, buffer.getvalue())  # a full or read-only disk costs a recomputation, not the picture
 
 
 def map_2d(
