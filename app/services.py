@@ -87,17 +87,18 @@ def _loaded_spaces() -> dict[tuple, np.ndarray]:
 
 
 @st.cache_resource(show_spinner=False)
-def _space_locks() -> dict[tuple, threading.Lock]:
+def _locks() -> dict[tuple, threading.Lock]:
     return {}
 
 
 _LOCKS_GUARD = threading.Lock()
 
 
-def _space_lock(key: tuple) -> threading.Lock:
-    """One lock per (encoder, dataset): concurrent sessions wait on one encoding instead of each starting one."""
+def _keyed_lock(key: tuple) -> threading.Lock:
+    """One lock per piece of shared work (an encoding, a set of maps): concurrent sessions wait on one computation
+    instead of each starting its own."""
     with _LOCKS_GUARD:
-        return _space_locks().setdefault(key, threading.Lock())
+        return _locks().setdefault(key, threading.Lock())
 
 
 def embeddings(encoder_spec: str, dataset_spec: str, n: int | None, seed: int,
@@ -111,7 +112,7 @@ def embeddings(encoder_spec: str, dataset_spec: str, n: int | None, seed: int,
     store = _loaded_spaces()
     if key in store:
         return store[key]
-    with _space_lock(key):
+    with _keyed_lock(("embeddings", *key)):
         if key not in store:
             data = dataset(dataset_spec, n, seed)
             model = encoder(encoder_spec)
@@ -220,6 +221,11 @@ def panel_maps(ex: Explorer, kind: str, progress: Callable[[str], None] | None =
     """
     key = (_view_key(ex), kind)
     memo = _map_memo()
+    with _keyed_lock(("maps", *key)):
+        return _fill_maps(memo, key, ex, kind, progress)
+
+
+def _fill_maps(memo: OrderedDict, key: tuple, ex: Explorer, kind: str, progress) -> dict[str, np.ndarray]:
     if key not in memo:
         seed = ex.settings.seed
         abs_a, (translated,) = map_2d(kind, ex.a, [ex.views.translated_b], seed=seed, progress=progress)

@@ -178,3 +178,27 @@ def test_three_samples_get_a_message_not_a_widget_error():
     at = app({**FAKE, "n": "3"}).run()
     assert not at.exception
     assert any("only 3 samples" in c.value for c in at.sidebar.caption)
+
+
+def test_a_megabyte_in_the_live_text_box_is_cut_and_said(monkeypatch):
+    """The box stops typing at the cap, and Streamlit cuts a longer value that a hand-made client sends (the page
+    cuts again, in case a later Streamlit stops doing so): the encoders never see more than the cap."""
+    monkeypatch.setenv("LATENT_HOSTED", "1")
+    at = app(FAKE).run()
+    at.switch_page("views/stitching.py").run()
+    assert not at.exception
+    box = at.text_area(key="live-text")
+    assert box.max_chars == safety.HOSTED_LIMITS.max_text_chars
+    calls = []
+    from app import services_stitching
+
+    original = services_stitching.encode_input
+    monkeypatch.setattr(services_stitching, "encode_input",
+                        lambda settings, item: calls.append(item) or original(settings, item))
+    big = "words about markets and shares " * 40_000  # about 1.2 MB
+    box.set_value(big).run()  # what a browser sends: the widget keeps max_chars
+    assert len(at.text_area(key="live-text").value) == 2_000
+    at.session_state["live-text"] = big  # what a hand-made websocket client could send
+    at.run()
+    assert not at.exception and not at.error
+    assert calls and all(len(item) <= 2_000 for item in calls)
