@@ -48,7 +48,8 @@ LOG = logging.getLogger("latent_space_explorer")
 def encoder(spec: str) -> Encoder:
     """The encoder for a spec the app may open (catalogue, hub where allowed, or this session's upload)."""
     if spec.startswith(UPLOAD_PREFIX):
-        model = PrecomputedEncoder(uploads.path_of(spec), id_column=uploads.options(spec).get("id"))
+        model = PrecomputedEncoder(uploads.path_of(spec), id_column=uploads.options(spec).get("id"),
+                                   name=uploads.display(spec))
         model.spec = spec
         return model
     _check_kind(encoder_kind(spec), "encoders", "upload embeddings on the Upload page")
@@ -59,12 +60,14 @@ def encoder(spec: str) -> Encoder:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def dataset(spec: str, n: int | None, seed: int) -> Dataset:
     if spec.startswith(UPLOAD_PREFIX):
-        path, options = uploads.path_of(spec), uploads.options(spec)
-        name = f"upload:{uploads.display(spec)}"
+        path, options, shown = uploads.path_of(spec), uploads.options(spec), uploads.display(spec)
+        source = io.BytesIO(path.read_bytes())
+        source.name = shown  # messages name the file as the user uploaded it, not by its stored id
         if path.suffix == ".zip":
-            data = load_image_zip(path, name=name)
+            data = load_image_zip(source, name=f"upload:{shown}")
         else:
-            data = load_table(path, options.get("text", "text"), options.get("label", "label"), name=name)
+            data = load_table(source, options.get("text", "text"), options.get("label", "label"),
+                              fmt=path.suffix.lstrip("."), name=f"upload:{shown}")
         return subsample(data, n, seed)
     _check_kind(dataset_kind(spec), "datasets", "upload your file on the Upload page")
     return load_dataset(spec, n=n, seed=seed)
@@ -174,13 +177,17 @@ def anchor_indices(scenario: Scenario, strategy: str, n_anchors: int, manual: tu
     return select_anchors(a, n_anchors, strategy, labels=data.labels, seed=scenario[4]).numpy()
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def _views_with_notes(scenario: Scenario, anchors: tuple[int, ...], projection: str,
                       translator: str) -> tuple[Views, list[str]]:
+    """Shared by every session (``cache_resource``: no per-session copy of the ``[N, K]`` arrays, which are made
+    read-only so no caller can change what the others see)."""
     a, b = _pair(scenario)
     with warnings.catch_warnings(record=True) as caught:  # e.g. a rank-deficient fit: the user should see it
         warnings.simplefilter("always")
         view = compute_views(a, b, np.array(anchors), projection=projection, translator=translator)
+    for array in (view.anchor_idx, view.rel_a, view.rel_b, view.translated_b):
+        array.setflags(write=False)
     return view, list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
 
 
@@ -194,6 +201,11 @@ def explorer(settings: Settings, progress_area=None) -> Explorer:
     view, notes = _views_with_notes(settings.scenario, tuple(int(i) for i in anchors), settings.projection,
                                     settings.translator)
     return Explorer(settings=settings, data=data, a=a, b=b, anchor_idx=anchors, views=view, notes=notes)
+
+
+def view_key(ex: Explorer) -> tuple:
+    """What the explorer's views depend on (scenario, anchors, projection, translator): a key for shared work."""
+    return _view_key(ex)
 
 
 def _view_key(ex: Explorer) -> tuple:

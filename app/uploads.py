@@ -46,7 +46,7 @@ def _sweep(folder: Path, now: float) -> None:
             continue
 
 
-def store(name: str, content: bytes) -> str:
+def store(name: str, content: bytes, allowed: tuple[str, ...] = SUFFIXES) -> str:
     """Keep an uploaded file and give this session its id.
 
     Raises:
@@ -57,8 +57,8 @@ def store(name: str, content: bytes) -> str:
         raise UploadStoreError(f"The file is {len(content) / (1 << 20):.0f} MB; this server accepts at most {cap} MB "
                                "per file. Upload a smaller sample.")
     suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UploadStoreError(f"Files of this type are not accepted: use {', '.join(SUFFIXES)}.")
+    if suffix not in allowed:
+        raise UploadStoreError(f"Files of this type are not accepted here: use {', '.join(allowed)}.")
     uid = hashlib.sha256(content).hexdigest()[:20]
     try:
         folder = _folder()

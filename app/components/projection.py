@@ -6,7 +6,7 @@ as ids (never trace-relative indices) and highlighted in every panel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -168,6 +168,13 @@ def scatter_panel(coords: np.ndarray, dataset: Dataset, title: str, *, anchors: 
     if colour is not None:  # the colour bar takes the right margin: the legend goes below
         figure.update_layout(legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
     return figure
+
+
+@st.cache_resource(show_spinner=False, max_entries=160)
+def shared_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
+    """The figure ``_build()`` makes, built once per ``key`` and shared by every session (a class opening the same
+    link builds each panel once). ``key`` must name everything the figure depends on; callers never modify it."""
+    return _build()
 
 
 def show_panel(figure: go.Figure, key: str, file_name: str, *, select: bool = True) -> None:

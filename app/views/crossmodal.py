@@ -232,7 +232,7 @@ if len(curve):
 st.subheader("Try one image")
 left, right = st.columns([1, 2])
 with left:
-    upload = st.file_uploader("Upload an image (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="xm-upload")
+    upload = st.file_uploader("Upload an image (PNG or JPEG)", key="xm-upload")
     sample = st.selectbox("…or pick a test image", [int(r) for r in result.test[:SAMPLE_CHOICES]], key="xm-sample",
                           format_func=lambda r: f"{data.ids[r]} · {label_names[data.labels[r]]}",
                           disabled=upload is not None)

@@ -37,16 +37,20 @@ for note in ex.notes:
     st.warning(md(note), icon="ℹ️")
 
 
-def _draw(maps: dict[str, np.ndarray], colours: dict[str, np.ndarray] | None, *, select: bool) -> None:
+def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.ndarray] | None, *,
+          select: bool) -> None:
     rows = proj.display_index(len(data), seed=settings.seed)
     chosen = set(proj.selected_ids())
     selected = np.array([i in chosen for i in data.ids], dtype=bool)
     kind = MAP_NAMES[settings.map_kind]
+    shared = (services.view_key(ex), maps_kind, settings.color_by, tuple(sorted(chosen)))
 
     def panel(column, key: str, coords, title: str, file_name: str, colour=None, overlay=None):
         with column:
-            figure = proj.scatter_panel(coords, data, title, anchors=ex.anchor_idx, selected=selected, rows=rows,
-                                        colour=colour, overlay=overlay)
+            figure = proj.shared_figure(
+                (*shared, key, title),
+                lambda: proj.scatter_panel(coords, data, title, anchors=ex.anchor_idx, selected=selected, rows=rows,
+                                           colour=colour, overlay=overlay))
             proj.show_panel(figure, key if select else f"preview-{key}", file_name, select=select)
 
     colour = (lambda name: colours[name]) if colours else (lambda name: None)
@@ -115,17 +119,17 @@ def panels() -> None:
         st.caption("Colour: for each sample, the fraction of its 10 nearest neighbours that are also its "
                    "neighbours in the other space of the pair (1 = the same neighbourhood).")
     if settings.map_kind == "pca" or services.maps_ready(ex, settings.map_kind):
-        _draw(services.panel_maps(ex, settings.map_kind), colours, select=True)
+        _draw(services.panel_maps(ex, settings.map_kind), settings.map_kind, colours, select=True)
         return
     preview = st.empty()
     with preview.container():
         st.info(f"PCA shown while {MAP_NAMES[settings.map_kind]} is computed…")
-        _draw(services.panel_maps(ex, "pca"), colours, select=False)
+        _draw(services.panel_maps(ex, "pca"), "pca", colours, select=False)
     with st.status(f"Computing {MAP_NAMES[settings.map_kind]} maps (cached on disk afterwards)…") as status:
         maps = services.panel_maps(ex, settings.map_kind, progress=status.write)
         status.update(label=f"{MAP_NAMES[settings.map_kind]} maps ready", state="complete", expanded=False)
     preview.empty()
-    _draw(maps, colours, select=True)
+    _draw(maps, settings.map_kind, colours, select=True)
 
 
 panels()

@@ -66,7 +66,7 @@ def _input_item():
         return text.strip()
     source = st.radio("Image", ("Pick a sample", "Upload"), horizontal=True, key="live-source")
     if source == "Upload":
-        upload = st.file_uploader("An image", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="live-upload")
+        upload = st.file_uploader("An image (PNG, JPEG, BMP, GIF, WebP)", key="live-upload")
         if upload is None:
             st.info("Upload an image, or pick a sample.")
             return None

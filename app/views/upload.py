@@ -49,12 +49,12 @@ def data_upload() -> None:
     st.subheader("Your data")
     st.markdown("A **CSV or Parquet** table with a text column and a label column, or a **zip of images** with one "
                 "folder per label (`cat/1.png`, `dog/2.jpg`).")
-    upload = st.file_uploader("Dataset file", type=["csv", "parquet", "zip"], key="upload-data")
+    upload = st.file_uploader("Dataset file (.csv, .parquet or .zip)", key="upload-data")
     if upload is None:
         return
     content = upload.getvalue()
     try:
-        uid = uploads.store(upload.name, content)
+        uid = uploads.store(upload.name, content, allowed=(".csv", ".parquet", ".zip"))
         if upload.name.lower().endswith(".zip"):
             spec = uploads.spec(uid)
         else:
@@ -82,14 +82,15 @@ def data_upload() -> None:
 
 
 def embedding_upload(field: str, role: str) -> None:
-    upload = st.file_uploader(f"Embeddings for {role} (.npy or .parquet)", type=["npy", "parquet"],
+    upload = st.file_uploader(f"Embeddings for {role} (.npy or .parquet)",
                               key=f"upload-{field}")
     id_column = st.text_input(f"Id column for {role} (Parquet only; empty: row order)", key=f"id-{field}",
                               max_chars=200)
     if upload is None:
         return
     try:
-        spec = uploads.spec(uploads.store(upload.name, upload.getvalue()), id=id_column.strip())
+        spec = uploads.spec(uploads.store(upload.name, upload.getvalue(), allowed=(".npy", ".parquet")),
+                            id=id_column.strip())
         matrix = services.check_embeddings(spec, sidebar.current())
     except LatentCoreError as error:
         show_error(error)

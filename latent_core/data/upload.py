@@ -98,6 +98,11 @@ def load_table(source: Source, text_column: str = "text", label_column: str = "l
                 f"{display} has no {role} column {column!r}. Its columns are: {', '.join(map(str, frame.columns))}. "
                 f"Rename a column or choose the {role} column."
             )
+    if text_column == label_column:
+        raise MissingColumnError(
+            f"The text and the label of {display} would both be column {text_column!r}: every text would be its own "
+            "class. Choose two different columns (a table needs a text column and a label column)."
+        )
     frame = frame.astype({text_column: str, label_column: str})
     keep = (frame[text_column].str.strip() != "") & (frame[label_column].str.strip() != "")
     keep &= frame[text_column].notna() & frame[label_column].notna()
