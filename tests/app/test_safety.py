@@ -202,3 +202,15 @@ def test_a_megabyte_in_the_live_text_box_is_cut_and_said(monkeypatch):
     at.run()
     assert not at.exception and not at.error
     assert calls and all(len(item) <= 2_000 for item in calls)
+
+
+def test_uploads_expire_after_a_day(tmp_path):
+    from app import uploads
+
+    old, fresh = tmp_path / "aaaaaaaaaaaaaaaaaaaa.csv", tmp_path / "bbbbbbbbbbbbbbbbbbbb.csv"
+    old.write_text("text,label\n")
+    fresh.write_text("text,label\n")
+    now = fresh.stat().st_mtime
+    os.utime(old, (now - uploads.TTL_SECONDS - 60, now - uploads.TTL_SECONDS - 60))
+    uploads._sweep(tmp_path, now)
+    assert not old.exists() and fresh.exists()
