@@ -15,7 +15,6 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,9 +33,9 @@ from latent_core.embed import embed_dataset
 from latent_core.encoders import Encoder, PrecomputedEncoder, get_encoder, list_encoders
 from latent_core.encoders import spec_kind as encoder_kind
 from latent_core.errors import AnchorIndexError, InvalidImageError, LatentCoreError
-from latent_core.modality import check_modality
 from latent_core.explore import Views, agreement, anchor_similarity, class_mean_similarity, compute_views, space_metrics
 from latent_core.maps import map_2d, pca_2d
+from latent_core.modality import check_modality
 
 Scenario = tuple[str, str, str, int | None, int]  # Settings.scenario
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from app.safety import RefusedSpec, md
-
 from latent_core.errors import (
     AnchorIndexError,
     DatasetFormatError,

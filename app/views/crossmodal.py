@@ -15,8 +15,8 @@ from app import services_crossmodal as xm
 from app.components import sidebar
 from app.components.export import figure_downloads
 from app.components.feedback import show_error
-from app.safety import html, md
 from app.components.heatmaps import heatmap
+from app.safety import html, md
 from latent_core.crossmodal import class_prompts
 from latent_core.data.images import fashion_mnist_available
 from latent_core.errors import InvalidImageError, InvalidParameterError, LatentCoreError
@@ -132,7 +132,8 @@ except LatentCoreError as error:
     st.stop()
 data = pairs.data
 label_names = list(data.label_names)
-st.caption(f"Dataset **{md(data.name, 60)}**: {len(data)} images with captions ({len(label_names)} classes, sample seed "
+st.caption(f"Dataset **{md(data.name, 60)}**: {len(data)} images with captions ({len(label_names)} classes, "
+           "sample seed "
            f"{setup.sample_seed}) · image space {pairs.images.shape[1]}-d · text space {pairs.captions.shape[1]}-d · "
            f"ASIF top-{setup.topk}, power {setup.power:g}")
 if setup.dataset == "captions" and not fashion_mnist_available():
@@ -159,7 +160,8 @@ st.slider("Image/caption anchor pairs", min_value=2, max_value=limit, key="xm-pa
                "other sample is a test image. ASIF never reads the anchors' labels.")
 st.subheader("Class prompts")
 left, right = st.columns([4, 1], vertical_alignment="bottom")
-left.text_input("Template ({} = the class)", key="xm-template", max_chars=PROMPT_CHARS, on_change=_refill_prompts, args=(label_names,),
+left.text_input("Template ({} = the class)", key="xm-template", max_chars=PROMPT_CHARS, on_change=_refill_prompts,
+                args=(label_names,),
                 help="Changing it rewrites every prompt below; edit single prompts afterwards.")
 right.button("Reset prompts", key="xm-reset", on_click=_reset_prompts, args=(label_names, setup.template),
              width="stretch")
@@ -246,7 +248,8 @@ if upload is not None:
             vector = xm.image_embedding(setup.image_encoder, content, upload.name)
     except InvalidImageError as error:
         image = None
-        st.error(f"{md(error, 600)}\n\n**What to do:** upload a PNG or JPEG picture (one object, any size), or remove the "
+        st.error(f"{md(error, 600)}\n\n**What to do:** upload a PNG or JPEG picture (one object, any size), or "
+                 "remove the "
                  "file (✕) and pick a test image instead.", icon="⚠️")
     except LatentCoreError as error:
         image = None

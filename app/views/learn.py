@@ -21,10 +21,10 @@ from app import services_lesson as learn
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import show_error
-from app.safety import html, md
-from app.uploads import short_name
 from app.components.heatmaps import heatmap
+from app.safety import html, md
 from app.state import RELATIVE_PROJECTIONS
+from app.uploads import short_name
 from latent_core.anchors import STRATEGIES
 from latent_core.crossmodal import class_prompts
 from latent_core.errors import LatentCoreError

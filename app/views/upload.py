@@ -9,10 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from app import safety, services, uploads
-from app.safety import cut, md
 from app.components import sidebar
 from app.components.feedback import show_error
 from app.components.sidebar import KEY
+from app.safety import cut, md
 from latent_core.config import DEFAULT_SCENARIO
 from latent_core.errors import DatasetFormatError, LatentCoreError
 

@@ -6,13 +6,14 @@ pairs), and user files (``table:<path>``, ``zip:<path>``). Online: ``hf:<name>``
 
 from __future__ import annotations
 
+from latent_core._scalars import as_int, describe
 from latent_core.data import bbc, hub, images, upload  # noqa: F401 - registers the loaders
 from latent_core.data.base import Dataset, registered, registry_entry, spec_kind, stratified_indices, subsample
 from latent_core.data.upload import load_image_zip, load_table
 from latent_core.errors import ConfigError, EmptyDatasetError, UnknownDatasetError
-from latent_core._scalars import as_int, describe
 
-__all__ = ["Dataset", "list_datasets", "load_dataset", "load_image_zip", "load_table", "spec_kind", "stratified_indices"]
+__all__ = ["Dataset", "list_datasets", "load_dataset", "load_image_zip", "load_table", "spec_kind",
+           "stratified_indices"]
 
 
 def load_dataset(spec: str, n: int | None = None, seed: int = 0) -> Dataset:

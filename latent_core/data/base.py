@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from latent_core._scalars import as_int
 from latent_core.errors import ConfigError, EmptyDatasetError, UnknownDatasetError
 from latent_core.fingerprint import items_fingerprint
-from latent_core._scalars import as_int
 
 Modality = Literal["text", "image"]
 

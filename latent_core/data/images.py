@@ -49,7 +49,8 @@ def _to_images(arrays: np.ndarray) -> list:
 
 
 @register_dataset("fashion-mnist",
-                  "Fashion-MNIST, 10 clothing classes, 28x28 grey ('fashion-mnist:train' for the 60k split)", kind="name")
+                  "Fashion-MNIST, 10 clothing classes, 28x28 grey ('fashion-mnist:train' for the 60k split)",
+                  kind="name")
 def load_fashion_mnist(arg: str | None) -> Dataset:
     split = arg or "test"
     if split not in _FASHION_FILES:

@@ -48,6 +48,7 @@ class FakeEncoder(Encoder):
         return np.tanh(z) if self.variant == "b" else z
 
 
-@register_backend("fake", kind="name")  # no catalogue entry: list_encoders() stays the real ones (other tests iterate it)
+# No catalogue entry: list_encoders() stays the real ones (other tests iterate it). Its specs are names.
+@register_backend("fake", kind="name")
 def _fake(rest: str, device=None) -> Encoder:
     return FakeEncoder(rest, device)

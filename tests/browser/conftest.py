@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -36,32 +37,44 @@ def _healthy(url: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def running_app(options: list[str], log_name: str, env: dict[str, str] | None = None):
+    """``python -m app.launch <options>`` (which must bind 127.0.0.1 on ``port``), until the block ends; yields
+    its URL. ``options`` may contain ``{port}``, filled with a free loopback port."""
+    port = _free_port()
+    log_path = ARTIFACTS / log_name
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.launch", *(o.format(port=port) for o in options)],
+            cwd=ROOT, env=dict(os.environ) if env is None else env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"The app did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+LOCAL_OPTIONS = ["--server.port", "{port}", "--server.address", "127.0.0.1", "--server.headless", "true",
+                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+
+
 @pytest.fixture(scope="session")
 def app_url():
     """``python -m app.launch`` on a free loopback port, as the README starts it; stopped afterwards."""
-    port = _free_port()
-    log_path = ARTIFACTS / "streamlit.log"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.launch", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while not _healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"The app did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+    with running_app(LOCAL_OPTIONS, "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser.conftest import _free_port, _healthy
+from tests.browser.conftest import LOCAL_OPTIONS, running_app
 from tests.conftest import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.browser
@@ -39,33 +35,11 @@ SAME = [("passwd", "missing"), ("zip", "zip-missing")]
 
 @pytest.fixture(scope="module", params=["local", "hosted"])
 def server(request):
-    port = _free_port()
-    command = [sys.executable, "-m", "app.launch"]
-    if request.param == "hosted":
-        command += ["--hosted", "--address", "127.0.0.1", "--port", str(port)]
-    else:
-        command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / f"streamlit-{request.param}.log"
-    log = log_path.open("w")
+    options = LOCAL_OPTIONS if request.param == "local" else [
+        "--hosted", "--address", "127.0.0.1", "--port", "{port}"]
     env = {**os.environ, "LATENT_SECRET_PROBE": SECRET}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while not _healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"The app did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield request.param, url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    log.close()
+    with running_app(options, f"streamlit-{request.param}.log", env) as url:
+        yield request.param, url
 
 
 def _visit(page, url: str, query: dict[str, str]) -> tuple[str, str]:
