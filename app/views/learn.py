@@ -346,7 +346,7 @@ def step_crossmodal(step: lesson.Step) -> None:
                             {"ASIF (reads captions)": COLOURS["A"], "k-NN (reads anchor labels)": COLOURS["stitch"]}),
               "learn-7-asif")
     with right:
-        st.markdown(f"**Test images and ASIF's guess** (class prompts such as *{prompts[0]}*)")
+        st.markdown(f"**Test images and ASIF's guess** (class prompts such as *{md(prompts[0], 80)}*)")
         truth = data.labels[result.test]
         shown = range(min(GALLERY, len(result.test)))
         names = data.label_names

@@ -96,7 +96,8 @@ def _selected_samples(live: bool) -> None:
                  key="use-selection" if live else "use-selection-preview")
     if data.modality == "image":
         shown = rows[:GALLERY_LIMIT]
-        st.image([data.items[i] for i in shown], caption=[data.label_names[data.labels[i]] for i in shown], width=72)
+        st.image([data.items[i] for i in shown], caption=[md(data.label_names[data.labels[i]], 30) for i in shown],
+                 width=72)  # captions render Markdown
         if len(rows) > len(shown):
             st.caption(f"First {len(shown)} of {len(rows)} selected images.")
     else:

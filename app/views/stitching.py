@@ -18,7 +18,7 @@ from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
 from app.components.progress import progress_bar
 from app.components.projection import PALETTE, show_panel
-from app.safety import cut, html, md
+from app.safety import html, md
 from app.uploads import spec_label
 from latent_core.errors import InvalidImageError, LatentCoreError
 from latent_core.stitching import summarize
@@ -115,7 +115,7 @@ def live_prediction() -> None:
             if data.modality == "text":
                 st.markdown(f"`{cosine:.2f}` · *{md(label, 60)}* · {md(data.items[index], 160)}")
             else:
-                st.image(data.items[index], caption=f"{cut(label, 60)} · {cosine:.2f}", width=72)
+                st.image(data.items[index], caption=f"{md(label, 60)} · {cosine:.2f}", width=72)
     matrix, accuracy = lab.stitched_confusion(settings, model)
     st.markdown(f"**Confusion matrix of the stitched head** ({method}) on B's {len(model.test_idx)} test samples: "
                 f"accuracy {accuracy:.3f}.")
