@@ -32,9 +32,7 @@ def pca_2d(x: torch.Tensor | np.ndarray) -> np.ndarray:
         ``[N, 2]`` float32 numpy array (centred; signs fixed so the largest loading is positive,
         which keeps the picture stable between runs).
     """
-    array = _points(x, "x").astype(np.float64)
-    if array.shape[0] == 0:
-        raise InvalidParameterError("A PCA map needs at least one point, got 0.")
+    array = _float64_points(x)
     centred = array - array.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     components = vt[:2]
@@ -62,9 +60,7 @@ def pca_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Same recipe as :func:`pca_2d` (SVD of the centred data; each axis signed so its largest loading is
     positive), so ``(x - mean) @ components.T == pca_2d(x)``. A 1-d space gets a zero second axis.
     """
-    array = _points(x, "x").astype(np.float64)
-    if array.shape[0] == 0:
-        raise InvalidParameterError("A PCA map needs at least one point, got 0.")
+    array = _float64_points(x)
     mean = array.mean(axis=0)
     _, _, vt = np.linalg.svd(array - mean, full_matrices=False)
     components = vt[:2]
@@ -107,6 +103,16 @@ def _import_umap():
         warnings.filterwarnings("ignore", message=".*Tensorflow not installed.*")  # ParametricUMAP, unused
         import umap
     return umap
+
+
+def _float64_points(x: ArrayLike) -> np.ndarray:
+    """``x`` checked by :func:`as_matrix` (typed errors), then taken at its own precision as float64 (a float32
+    round trip would move a PCA, and with it every map initialised from it)."""
+    _points(x, "x")
+    array = (x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)).astype(np.float64)
+    if array.shape[0] == 0:
+        raise InvalidParameterError("A PCA map needs at least one point, got 0.")
+    return array
 
 
 def _points(x: ArrayLike, name: str) -> np.ndarray:

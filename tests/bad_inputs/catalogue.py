@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import tests.app.fakes  # noqa: F401 - the fake: encoders, registered first so every message lists the same backends
 import tests.conftest  # noqa: F401 - cache folder, torchvision work-around (as under pytest)
 from tests.conftest import ROOT
 
@@ -311,7 +312,6 @@ def shown(at, main=("error", "warning", "success"), sidebar=("warning",), sideba
 
 
 def open_app(query: dict[str, str], page: str | None = None):
-    import tests.app.fakes  # noqa: F401 - the fake: encoders
     from tests.app.helpers import app
 
     at = app(query, timeout=180).run()
