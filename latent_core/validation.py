@@ -54,7 +54,10 @@ def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None)
         if x.is_complex():
             raise InvalidDtypeError(f"{name} holds complex numbers ({x.dtype}); embeddings must be real.")
     else:
-        x = torch.as_tensor(np.asarray(_numeric_array(x, name), dtype=np.float32))
+        array = np.asarray(_numeric_array(x, name), dtype=np.float32)
+        if not array.flags.writeable:  # torch cannot honour read-only memory (e.g. arrays shared between sessions)
+            array = array.copy()
+        x = torch.as_tensor(array)
     if x.ndim != 2:
         raise ShapeMismatchError(f"{name} must be a 2-D [N, D] matrix, got shape {tuple(x.shape)}.")
     if x.shape[1] == 0:
