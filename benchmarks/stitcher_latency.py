@@ -54,21 +54,21 @@ def main() -> None:
 
 def live_panel(sentence: str) -> None:
     """The stitching lab's whole prediction step after encoding: stitched head, B's own head, A's head on A's
-    encoding, and the 5 nearest anchors (app/services_stitching.predict), against the 300 ms target."""
+    encoding, and the 5 nearest anchors (app/services/stitching.predict), against the 300 ms target."""
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from app import services_stitching as lab
+    from app.services import stitching as lab
     from app.state import Settings
 
     settings = Settings()
-    for method in lab.LIVE_METHODS:
+    for method in lab.live_methods():
         model = lab.live_model(settings, method)
         start = time.perf_counter()
         embedding_a, embedding_b = lab.encode_input(settings, sentence)
         encode_ms = (time.perf_counter() - start) * 1000
-        predict_ms = median_ms(lambda m=model: lab.predict(m, embedding_a, embedding_b))
+        predict_ms = median_ms(lambda m=model, a=embedding_a, b=embedding_b: lab.predict(m, a, b))
         print(f"live panel {method:26s} encode A+B {encode_ms:6.1f} ms; predict (3 heads + anchors) "
               f"{predict_ms:.2f} ms = {predict_ms / 300:.4f} of the 300 ms target")
 

@@ -36,6 +36,19 @@ def as_int(value, name: str, *, minimum: int | None = None,
     return result
 
 
+def positive_int(value, name: str) -> int:
+    """``value`` as a Python int >= 1 (as :func:`as_int`), else "``name`` must be a positive integer"."""
+    if isinstance(value, bool) or _dtype_name(value) == "bool":
+        raise InvalidParameterError(f"{name} must be a positive integer, got {describe(value)}.")
+    try:
+        result = operator.index(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise InvalidParameterError(f"{name} must be a positive integer, got {describe(value)}.") from None
+    if result < 1:
+        raise InvalidParameterError(f"{name} must be a positive integer, got {result}.")
+    return result
+
+
 def as_float(value, name: str, *, positive: bool = False,
              error: type[LatentCoreError] = InvalidParameterError) -> float:
     """``value`` as a finite Python float (ints, floats, numpy/torch real scalars; not bools or strings)."""

@@ -3,6 +3,10 @@
 Anchors are parallel: the same indices are used in both spaces, so any strategy is run on one space
 (usually A) and the indices are shared. Every strategy returns indices of real samples, deterministic
 for a given seed.
+
+Strategies are registered in :data:`STRATEGIES`: ``fn(x [N, D], n, seed, labels, metric) -> LongTensor[n]``,
+called by :func:`select_anchors` once ``x``, ``n`` (2 <= n <= N) and ``seed`` are checked; each checks the
+arguments only it uses (``labels``, ``metric``).
 """
 
 from __future__ import annotations
@@ -10,21 +14,28 @@ from __future__ import annotations
 import torch
 
 from latent_core.errors import AnchorIndexError, InvalidParameterError
+from latent_core.registry import Registry
 from latent_core.validation import ArrayLike, as_int, as_matrix, describe, label_codes, unit_rows
 
-STRATEGIES = ("random", "stratified", "kmeans", "fps")
+STRATEGIES = Registry("anchor strategy")
 
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
-def _random(n_samples: int, n: int, seed: int) -> torch.Tensor:
-    return torch.randperm(n_samples, generator=_generator(seed))[:n]
+@STRATEGIES.register("random")
+def _random(x: torch.Tensor, n: int, seed: int, labels: ArrayLike | None, metric: str) -> torch.Tensor:
+    """Uniformly at random, without replacement."""
+    return torch.randperm(x.shape[0], generator=_generator(seed))[:n]
 
 
-def _stratified(labels: torch.Tensor, n: int, seed: int, names: list | None = None) -> torch.Tensor:
-    """Equal numbers per class (the first ``n % C`` classes, in label order, get one more)."""
+@STRATEGIES.register("stratified")
+def _stratified(x: torch.Tensor, n: int, seed: int, labels: ArrayLike | None, metric: str) -> torch.Tensor:
+    """Equal numbers per class (the first ``n % C`` classes, in label order, get one more); needs labels."""
+    if labels is None:
+        raise InvalidParameterError("The 'stratified' strategy needs labels.")
+    labels, names = label_codes(labels, x.shape[0])
     classes = labels.unique()
     per_class = torch.full((len(classes),), n // len(classes), dtype=torch.long)
     per_class[: n % len(classes)] += 1
@@ -33,9 +44,8 @@ def _stratified(labels: torch.Tensor, n: int, seed: int, names: list | None = No
     for cls, count in zip(classes.tolist(), per_class.tolist()):
         members = torch.nonzero(labels == cls).squeeze(1)
         if count > len(members):
-            label = cls if names is None else names[cls]
             raise AnchorIndexError(
-                f"Stratified anchors need {count} samples of class {label!r} but it has only {len(members)}; "
+                f"Stratified anchors need {count} samples of class {names[cls]!r} but it has only {len(members)}; "
                 "ask for fewer anchors or use the 'random' strategy."
             )
         chosen.append(members[torch.randperm(len(members), generator=generator)[:count]])
@@ -72,9 +82,12 @@ def _nearest_samples(x: torch.Tensor, centres: torch.Tensor, k: int) -> torch.Te
     return best_i
 
 
-def _kmeans(x: torch.Tensor, n: int, seed: int, iterations: int = 50) -> torch.Tensor:
-    """k-means++ initialisation and Lloyd iterations; then the real sample nearest each centroid
+@STRATEGIES.register("kmeans")
+def _kmeans(x: torch.Tensor, n: int, seed: int, labels: ArrayLike | None, metric: str,
+            iterations: int = 50) -> torch.Tensor:
+    """k-means++ initialisation and Lloyd iterations (float64); then the real sample nearest each centroid
     (each sample used once: a centroid whose nearest sample is taken gets its next nearest)."""
+    x = x.double()
     generator = _generator(seed)
     first = torch.randint(len(x), (1,), generator=generator)
     centres = x[first]
@@ -102,9 +115,13 @@ def _kmeans(x: torch.Tensor, n: int, seed: int, iterations: int = 50) -> torch.T
     return torch.tensor(result, dtype=torch.long)
 
 
-def _fps(x: torch.Tensor, n: int, seed: int, metric: str) -> torch.Tensor:
-    """Farthest point sampling: a random first point, then repeatedly the sample farthest from all
-    chosen ones. O(N * D) memory: only the running minimum distance is kept."""
+@STRATEGIES.register("fps")
+def _fps(x: torch.Tensor, n: int, seed: int, labels: ArrayLike | None, metric: str) -> torch.Tensor:
+    """Farthest point sampling (float64, ``metric`` cosine or euclidean): a random first point, then repeatedly
+    the sample farthest from all chosen ones. O(N * D) memory: only the running minimum distance is kept."""
+    if metric not in ("cosine", "euclidean"):
+        raise InvalidParameterError(f"fps metric must be 'cosine' or 'euclidean', got {describe(metric)}.")
+    x = x.double()
     if metric == "cosine":
         x = unit_rows(x, "x")
 
@@ -132,8 +149,8 @@ def select_anchors(x: ArrayLike, n: int, strategy: str = "random", labels: Array
     Args:
         x: embeddings of one space (the indices are then used in every space).
         n: number of anchors, 2 <= n <= N.
-        strategy: ``random``, ``stratified`` (equal per class; needs ``labels``), ``kmeans`` (the sample
-            nearest each k-means centroid) or ``fps`` (farthest point sampling).
+        strategy: a name in :data:`STRATEGIES`: ``random``, ``stratified`` (equal per class; needs ``labels``),
+            ``kmeans`` (the sample nearest each k-means centroid) or ``fps`` (farthest point sampling).
         labels: ``[N]`` class labels (stratified only).
         seed: the same seed gives the same anchors.
         metric: ``cosine`` or ``euclidean``, for ``fps``.
@@ -141,10 +158,7 @@ def select_anchors(x: ArrayLike, n: int, strategy: str = "random", labels: Array
     Returns:
         ``LongTensor[n]`` of distinct sample indices (on CPU).
     """
-    if not isinstance(strategy, str) or strategy not in STRATEGIES:
-        raise InvalidParameterError(
-            f"Unknown anchor strategy {describe(strategy)}; choose from {', '.join(STRATEGIES)}."
-        )
+    choose = STRATEGIES.get(strategy)  # "Unknown anchor strategy ...; choose from ..."
     x = as_matrix(x, "x")
     n_samples = x.shape[0]
     n = as_int(n, "The number of anchors", error=AnchorIndexError)
@@ -155,15 +169,4 @@ def select_anchors(x: ArrayLike, n: int, strategy: str = "random", labels: Array
     seed = as_int(seed, "seed")
     if not -(1 << 63) <= seed < 1 << 64:
         raise InvalidParameterError(f"seed must fit in 64 bits, got {seed}.")
-    if strategy == "random":
-        return _random(n_samples, n, seed)
-    if strategy == "stratified":
-        if labels is None:
-            raise InvalidParameterError("The 'stratified' strategy needs labels.")
-        codes, names = label_codes(labels, n_samples)
-        return _stratified(codes, n, seed, names)
-    if strategy == "kmeans":
-        return _kmeans(x.double(), n, seed).cpu()
-    if metric not in ("cosine", "euclidean"):
-        raise InvalidParameterError(f"fps metric must be 'cosine' or 'euclidean', got {describe(metric)}.")
-    return _fps(x.double(), n, seed, metric).cpu()
+    return choose(x, n, seed, labels, metric).cpu()

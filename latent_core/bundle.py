@@ -9,7 +9,6 @@ dataset are exactly the ones they were computed from; anything else is encoded a
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 from latent_core.cache import BUNDLED_DIR, EmbeddingCache
@@ -17,15 +16,10 @@ from latent_core.config import DEFAULT_SCENARIO
 from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
-from latent_core.experiments.scenarios import BUILTIN
+from latent_core.experiments.scenarios import CROSSMODAL_SCENARIO
 
-CROSSMODAL_SCENARIO = dataclasses.replace(
-    BUILTIN["crossmodal-asif"], name="crossmodal-page", n_samples=1000, sample_seed=0,
-    sweep_counts=[25, 50, 100, 200, 300, 500],
-)
-"""What the Cross-modal page opens on: the ``crossmodal-asif`` experiment's models, prompts and ASIF settings
-(EfficientNet-Lite0 images, MiniLM captions, Fashion-MNIST or digits without it) on 1000 samples, whose
-1000 image and 1000 caption embeddings ship here (encoding the images took 72-158 s on 2 CPU cores)."""
+# CROSSMODAL_SCENARIO is defined in latent_core.experiments.scenarios; re-exported here for older imports.
+__all__ = ["CROSSMODAL_SCENARIO", "bundle_entries", "main"]
 
 
 def bundle_entries() -> list[tuple[str, str, int | None, int, bool]]:

@@ -98,3 +98,11 @@ class InvalidDtypeError(MathInputError):
 
 class DegenerateAnchorsError(MathInputError):
     """The anchors carry no information (all anchor rows identical): nothing can be fitted on them."""
+
+
+class UnknownNameError(InvalidParameterError, KeyError):
+    """A name that no registry entry has (an unknown projection, translator, metric...); see
+    :class:`latent_core.registry.Registry`. Also a ``KeyError``, as a mapping's missing key."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

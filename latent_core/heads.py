@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from latent_core.errors import InvalidParameterError
+from latent_core.registry import Registry
 
-HEADS = ("logreg", "mlp")
+HEADS = Registry("head")  # name -> head class, constructed as cls(seed=seed)
 
 
 def rms_scale(x: np.ndarray) -> float:
@@ -24,6 +24,7 @@ def rms_scale(x: np.ndarray) -> float:
     return value if value > 0 else 1.0
 
 
+@HEADS.register("logreg")
 class LogRegHead:
     """One global scale + multinomial logistic regression (scikit-learn)."""
 
@@ -46,6 +47,7 @@ class LogRegHead:
         return self.classes_[self.predict_proba(x).argmax(1)]
 
 
+@HEADS.register("mlp")
 class MLPHead:
     """One global scale + a small torch MLP (one hidden layer, ReLU, dropout), Adam, fixed epochs, seeded."""
 
@@ -87,8 +89,5 @@ class MLPHead:
 
 
 def make_head(name: str, seed: int = 0):
-    if name == "logreg":
-        return LogRegHead(seed=seed)
-    if name == "mlp":
-        return MLPHead(seed=seed)
-    raise InvalidParameterError(f"Unknown head {name!r}; choose from {', '.join(HEADS)}.")
+    """A new, unfitted head by name (one of :data:`HEADS`); an unknown name is an InvalidParameterError."""
+    return HEADS.get(name)(seed=seed)

@@ -22,6 +22,7 @@ import torch
 from latent_core.cache import try_write_bytes
 from latent_core.config import cache_subdir
 from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
+from latent_core.registry import Registry
 from latent_core.validation import ArrayLike, as_matrix
 
 
@@ -46,7 +47,10 @@ def pca_2d(x: torch.Tensor | np.ndarray) -> np.ndarray:
 
 # ---- maps fitted on one space that place other points in the same picture ------------------------------
 
-MAP_KINDS = ("pca", "umap", "tsne")
+# kind -> fit(fitted: Map2D, points [N, D] float32) -> None, which sets the fitted attributes. Metadata: label (for
+# people), package (whose version keys the disk cache; None: instant, never cached), joint (cannot place new points:
+# map_2d embeds the reference and the others together).
+MAP_KINDS = Registry("map kind")
 MAP_METRICS = ("euclidean", "cosine", "manhattan", "correlation")  # understood by both umap-learn and sklearn
 N_NEIGHBORS = 15
 MIN_DIST = 0.1
@@ -120,9 +124,34 @@ def _points(x: ArrayLike, name: str) -> np.ndarray:
     return np.ascontiguousarray(as_matrix(x, name).detach().cpu().numpy())
 
 
+@MAP_KINDS.register("pca", label="PCA", package=None, joint=False)
+def _fit_pca(fitted: Map2D, points: np.ndarray) -> None:
+    fitted.mean_, fitted.components_ = pca_fit(points)
+
+
+@MAP_KINDS.register("umap", label="UMAP", package="umap-learn", joint=False)
+def _fit_umap(fitted: Map2D, points: np.ndarray) -> None:
+    umap = _import_umap()
+    n = points.shape[0]
+    fitted.reducer_ = umap.UMAP(
+        n_components=2,
+        n_neighbors=min(int(fitted.n_neighbors), n - 1),
+        min_dist=float(fitted.min_dist),
+        metric=fitted.metric,
+        random_state=int(fitted.seed),
+        n_jobs=1,  # a random_state forces one thread anyway; saying so avoids umap's warning
+        init="spectral" if n > MIN_SAMPLES else "random",  # the spectral layout needs N > 3
+    )
+    fitted.embedding_ = fitted.reducer_.fit_transform(points).astype(np.float32)
+
+
+@MAP_KINDS.register("tsne", label="t-SNE", package="scikit-learn", joint=True)
+def _fit_tsne(fitted: Map2D, points: np.ndarray) -> None:
+    fitted.embedding_ = tsne_2d(points, seed=int(fitted.seed), metric=fitted.metric)
+
+
 def _check_kind(kind: str) -> None:
-    if kind not in MAP_KINDS:
-        raise InvalidParameterError(f"Unknown map kind {kind!r}; choose from {', '.join(MAP_KINDS)}.")
+    MAP_KINDS.get(kind)  # "Unknown map kind ...; choose from ..."
 
 
 def _check_enough(points: np.ndarray, name: str) -> None:
@@ -196,31 +225,16 @@ class Map2D:
         points = _points(x, "x")
         _check_enough(points, "x")
         self.n_features_in_ = points.shape[1]
-        if self.kind == "pca":
-            self.mean_, self.components_ = pca_fit(points)
-        elif self.kind == "umap":
-            umap = _import_umap()
-            n = points.shape[0]
-            self.reducer_ = umap.UMAP(
-                n_components=2,
-                n_neighbors=min(int(self.n_neighbors), n - 1),
-                min_dist=float(self.min_dist),
-                metric=self.metric,
-                random_state=int(self.seed),
-                n_jobs=1,  # a random_state forces one thread anyway; saying so avoids umap's warning
-                init="spectral" if n > MIN_SAMPLES else "random",  # the spectral layout needs N > 3
-            )
-            self.embedding_ = self.reducer_.fit_transform(points).astype(np.float32)
-        else:
-            self.embedding_ = tsne_2d(points, seed=int(self.seed), metric=self.metric)
+        MAP_KINDS.get(self.kind)(self, points)
         return self
 
     def transform(self, x: ArrayLike) -> np.ndarray:
         """Place ``x: [M, D]`` in the fitted map: ``[M, 2]`` float32 (PCA and UMAP only)."""
-        if self.kind == "tsne":
+        meta = MAP_KINDS.meta(self.kind)
+        if meta["joint"]:
             raise InvalidParameterError(
-                "t-SNE cannot place new points in a fitted map. Use map_2d('tsne', reference, others), "
-                "which embeds the reference and the other points together."
+                f"{meta['label']} cannot place new points in a fitted map. Use map_2d({self.kind!r}, reference, "
+                "others), which embeds the reference and the other points together."
             )
         if not hasattr(self, "n_features_in_"):
             raise NotFittedError(f"Map2D({self.kind!r}) is not fitted: call fit(reference) first.")
@@ -250,7 +264,7 @@ class Map2D:
 
 
 def _backend_version(kind: str) -> str:
-    package = {"umap": "umap-learn", "tsne": "scikit-learn"}[kind]
+    package = MAP_KINDS.meta(kind)["package"]
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
@@ -347,8 +361,9 @@ def map_2d(
         _check_dimension(points, ref.shape[1], f"others[{i}]")
     rows = [ref.shape[0]] + [p.shape[0] for p in placed]
 
+    meta = MAP_KINDS.meta(kind)
     path = None
-    if cache and kind != "pca":
+    if cache and meta["package"] is not None:
         params = {"metric": metric}
         if kind == "umap":
             params.update(n_neighbors=int(n_neighbors), min_dist=float(min_dist))
@@ -358,9 +373,9 @@ def map_2d(
             tell(f"using the cached {kind.upper()} map of {sum(rows)} points")
             return cached[0], cached[1:]
 
-    label = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}[kind]
-    if kind == "tsne":
-        tell(f"fitting t-SNE on {sum(rows)} points ({rows[0]} reference + {sum(rows[1:])} placed jointly)")
+    label = meta["label"]
+    if meta["joint"]:
+        tell(f"fitting {label} on {sum(rows)} points ({rows[0]} reference + {sum(rows[1:])} placed jointly)")
         joint = tsne_2d(np.concatenate([ref, *placed]), seed=int(seed), metric=metric)
         coords = np.split(joint, np.cumsum(rows)[:-1])
     else:

@@ -5,14 +5,17 @@ sample itself excluded, blockwise: memory is O(block * N), never N x N. They acc
 dimensions. Retrieval metrics (``mrr``, ``topk_retrieval``) and ``paired_cosine``/``mse`` need shared
 coordinates (relative vs relative, or translated vs target). CKA variants accept different dimensions;
 ``linear_cka`` works in feature space (any N), the kernel variants build N x N matrices and refuse more
-than ``max_samples`` rows.
+than ``max_samples`` rows. ``confusion_matrix`` counts a classifier's predictions per true class.
 """
 
 from __future__ import annotations
 
+import operator
+
+import numpy as np
 import torch
 
-from latent_core.errors import InvalidParameterError
+from latent_core.errors import InvalidDtypeError, InvalidParameterError, ShapeMismatchError
 from latent_core.validation import (
     ArrayLike,
     as_float,
@@ -21,6 +24,8 @@ from latent_core.validation import (
     check_k,
     check_same_rows,
     check_same_shape,
+    describe,
+    positive_int,
     unit_rows,
 )
 
@@ -267,3 +272,48 @@ def svcca(x: ArrayLike, y: ArrayLike, keep: float = 0.99) -> float:
     qy, _ = torch.linalg.qr(ry - ry.mean(0))
     correlations = torch.linalg.svdvals(qx.T @ qy).clamp(0, 1)
     return float(correlations.mean())
+
+
+def _class_labels(labels: ArrayLike, n_classes: int, name: str) -> np.ndarray:
+    """``labels`` as a 1-D int64 array of class numbers in ``[0, n_classes)``; typed errors for anything else."""
+    if torch.is_tensor(labels):
+        labels = labels.detach().cpu().numpy()
+    try:
+        array = np.asarray(labels)
+    except (ValueError, TypeError):  # ragged nested lists
+        raise ShapeMismatchError(f"{name} must be a 1-D list of class numbers, got {describe(labels)}.") from None
+    if array.ndim != 1:
+        raise ShapeMismatchError(f"{name} must be a 1-D list of class numbers, got shape {array.shape}.")
+    if array.size and array.dtype.kind == "O":  # Python ints of mixed types are fine; anything else is not
+        try:
+            array = np.array([operator.index(v) for v in array], dtype=np.int64)
+        except (TypeError, OverflowError):
+            raise InvalidDtypeError(f"{name} must be integer class numbers, got {describe(labels)}.") from None
+    if array.size and array.dtype.kind not in "iu":
+        raise InvalidDtypeError(f"{name} must be integer class numbers 0..{n_classes - 1}, got dtype {array.dtype}.")
+    if array.size and (array.min() < 0 or array.max() >= n_classes):
+        bad = array[(array < 0) | (array >= n_classes)][:5].tolist()
+        raise InvalidParameterError(f"{name} must be class numbers in [0, {n_classes}), got {bad}.")
+    return array.astype(np.int64)
+
+
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> np.ndarray:
+    """Counts of predictions per true class: ``[C, C]`` int64, row = true class, column = predicted class.
+
+    Classes are the numbers ``0 .. C-1``: a class that occurs in neither input has a zero row and column
+    (as ``sklearn.metrics.confusion_matrix(y_true, y_pred, labels=range(C))``). Inputs are numpy, torch or lists.
+
+    Raises:
+        InvalidParameterError: ``n_classes`` is not a positive integer, or a label is outside ``[0, C)``.
+        InvalidDtypeError: labels that are not integers (floats, strings).
+        ShapeMismatchError: labels that are not 1-D, or ``y_true`` and ``y_pred`` of different lengths.
+    """
+    n_classes = positive_int(n_classes, "n_classes")
+    true = _class_labels(y_true, n_classes, "y_true")
+    pred = _class_labels(y_pred, n_classes, "y_pred")
+    if true.shape != pred.shape:
+        raise ShapeMismatchError(
+            f"y_true and y_pred must describe the same samples: {true.shape[0]} labels vs {pred.shape[0]}."
+        )
+    counts = np.bincount(true * n_classes + pred, minlength=n_classes * n_classes)
+    return counts.astype(np.int64, copy=False).reshape(n_classes, n_classes)

@@ -11,6 +11,10 @@ Projections ``f``:
     linf       max_i |x_i - a_i|: the same invariances as l1.
 The first two are similarities (larger = closer), the last three distances (smaller = closer).
 
+Each projection is a function ``(x [N, D], anchors [K, D]) -> [N, K]`` registered in
+:data:`PROJECTION_FUNCTIONS` with ``similarity=True/False``; ``PROJECTIONS``, ``SIMILARITIES`` and
+``DISTANCES`` are tuples of their names, read from the registry on every access.
+
 Example:
     >>> rel = relative_projection(x, x[anchor_idx])            # [N, K] cosine similarities
     >>> RelativeProjection("euclidean").fit(x[anchor_idx]).transform(x)
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 import torch
 
 from latent_core.errors import InvalidParameterError, NotFittedError
+from latent_core.registry import Registry
 from latent_core.validation import (
     ArrayLike,
     as_float,
@@ -35,31 +40,65 @@ from latent_core.validation import (
     unit_rows_or_zero,
 )
 
-SIMILARITIES = ("cosine", "angular")
-DISTANCES = ("euclidean", "l1", "linf")
-PROJECTIONS = SIMILARITIES + DISTANCES
 _CHUNK_ELEMENTS = 1 << 24  # rows per chunk = this / (K * D): ~64 MB of float32 intermediates
+
+# name -> fn(x [N, D], anchors [K, D]) -> [N, K]. Metadata: similarity (larger = closer; sparsifiable; anchors
+# must be non-zero), centred (computed on inputs centred at the anchors' mean: same numbers, better conditioned),
+# per_coordinate (intermediates hold N * K * D values, so chunks are D times smaller).
+PROJECTION_FUNCTIONS = Registry("projection")
+
+
+@PROJECTION_FUNCTIONS.register("cosine", similarity=True)
+def cosine(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """``cos(x, a)``: ``[N, K]``."""
+    return unit_rows(x, "x") @ unit_rows(anchors, "anchors").T
+
+
+@PROJECTION_FUNCTIONS.register("angular", similarity=True)
+def angular(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """``1 - arccos(cos(x, a)) / pi`` in [0, 1]: ``[N, K]``."""
+    return 1.0 - torch.arccos(cosine(x, anchors).clamp(-1.0, 1.0)) / math.pi
+
+
+@PROJECTION_FUNCTIONS.register("euclidean", similarity=False, centred=True)
+def euclidean(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """``||x - a||_2``: ``[N, K]``, as ``sqrt(|x|^2 + |a|^2 - 2 x.a)`` (a matmul: fast, and accurate on inputs
+    centred near the origin)."""
+    sq = (x * x).sum(1, keepdim=True) + (anchors * anchors).sum(1)[None, :] - 2.0 * (x @ anchors.T)
+    return sq.clamp_min(0.0).sqrt()
+
+
+@PROJECTION_FUNCTIONS.register("l1", similarity=False, per_coordinate=True)
+def l1(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """``||x - a||_1``: ``[N, K]``."""
+    return torch.cdist(x[None], anchors[None], p=1.0)[0]
+
+
+@PROJECTION_FUNCTIONS.register("linf", similarity=False, per_coordinate=True)
+def linf(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """``max_i |x_i - a_i|``: ``[N, K]``."""
+    return torch.cdist(x[None], anchors[None], p=float("inf"))[0]
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``PROJECTIONS``, ``SIMILARITIES``, ``DISTANCES``: the registered projection names (all, similarities,
+    distances), read from :data:`PROJECTION_FUNCTIONS` at each access."""
+    if name == "PROJECTIONS":
+        return PROJECTION_FUNCTIONS.names()
+    if name == "SIMILARITIES":
+        return PROJECTION_FUNCTIONS.names(similarity=True)
+    if name == "DISTANCES":
+        return tuple(p for p in PROJECTION_FUNCTIONS if not _is_similarity(p))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_projection(projection: str) -> str:
-    if not isinstance(projection, str) or projection not in PROJECTIONS:
-        raise InvalidParameterError(f"Unknown projection {describe(projection)}; choose from {', '.join(PROJECTIONS)}.")
+    PROJECTION_FUNCTIONS.get(projection)  # "Unknown projection ...; choose from ..."
     return projection
 
 
-def _block(x: torch.Tensor, anchors: torch.Tensor, anchors_unit: torch.Tensor | None, projection: str):
-    if projection in SIMILARITIES:
-        cos = unit_rows(x, "x") @ anchors_unit.T
-        if projection == "cosine":
-            return cos
-        return 1.0 - torch.arccos(cos.clamp(-1.0, 1.0)) / math.pi
-    if projection == "euclidean":
-        # |x|^2 + |a|^2 - 2 x.a on inputs centred at the anchors' mean: fast (matmul) and accurate
-        # even when the whole space sits far from the origin.
-        sq = (x * x).sum(1, keepdim=True) + (anchors * anchors).sum(1)[None, :] - 2.0 * (x @ anchors.T)
-        return sq.clamp_min(0.0).sqrt()
-    p = 1.0 if projection == "l1" else float("inf")
-    return torch.cdist(x[None], anchors[None], p=p)[0]
+def _is_similarity(projection: str) -> bool:
+    return bool(PROJECTION_FUNCTIONS.meta(projection).get("similarity"))
 
 
 def _check_topk(topk, k: int) -> int | None:
@@ -95,20 +134,22 @@ def _sparsify(rel: torch.Tensor, topk: int | None, power: float | None) -> torch
 
 
 def _prepare(anchors: torch.Tensor, projection: str, center: bool):
-    """Anchors as the projection needs them: (anchors, unit anchors or None, shift or None)."""
+    """Anchors checked and shifted as the projection needs them: (anchors, shift or None)."""
     if anchors.shape[0] < 1:
         raise InvalidParameterError("Need at least one anchor.")
     check_distinct(anchors, "anchors")
-    # Euclidean distances are computed around the anchors' mean: the same numbers, better conditioned.
-    shift = anchors.mean(0, keepdim=True) if (center or projection == "euclidean") else None
+    meta = PROJECTION_FUNCTIONS.meta(projection)
+    shift = anchors.mean(0, keepdim=True) if (center or meta.get("centred")) else None
     if shift is not None:
         anchors = anchors - shift
-    unit = unit_rows(anchors, "anchors") if projection in SIMILARITIES else None
-    return anchors, unit, shift
+    if meta.get("similarity"):
+        unit_rows(anchors, "anchors")  # ZeroVectorError now, not at transform time
+    return anchors, shift
 
 
 def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size) -> torch.Tensor:
-    anchors, anchors_unit, shift = (t.to(x.device) if t is not None else None for t in prepared)
+    anchors, shift = (t.to(x.device) if t is not None else None for t in prepared)
+    function = PROJECTION_FUNCTIONS.get(projection)
     if anchors.shape[1] != x.shape[1]:
         raise InvalidParameterError(
             f"x has dimension {x.shape[1]} but anchors have {anchors.shape[1]}: anchors must be embedded by the "
@@ -117,7 +158,8 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
     n, k = x.shape[0], anchors.shape[0]
     topk, power = _check_topk(topk, k), _check_power(power)
     if chunk_size is None:
-        chunk_size = max(1, _CHUNK_ELEMENTS // max(1, k * (x.shape[1] if projection in ("l1", "linf") else 1)))
+        per_row = k * (x.shape[1] if PROJECTION_FUNCTIONS.meta(projection).get("per_coordinate") else 1)
+        chunk_size = max(1, _CHUNK_ELEMENTS // max(1, per_row))
     chunk_size = as_int(chunk_size, "chunk_size")
     if chunk_size < 1:
         raise InvalidParameterError(f"chunk_size must be positive, got {chunk_size}.")
@@ -126,7 +168,7 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
         rows = x[start : start + chunk_size]
         if shift is not None:
             rows = rows - shift
-        block = _block(rows, anchors, anchors_unit, projection)
+        block = function(rows, anchors)
         if topk is not None or power is not None:
             block = _sparsify(block, topk, power)
         out[start : start + chunk_size] = block
@@ -134,7 +176,7 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
 
 
 def _check_sparsify(projection: str, topk, power) -> None:
-    if (topk is not None or power is not None) and projection not in SIMILARITIES:
+    if (topk is not None or power is not None) and not _is_similarity(projection):
         raise InvalidParameterError(
             f"topk/power sparsify similarities; {projection!r} is a distance. Use 'cosine' or 'angular'."
         )
@@ -155,7 +197,7 @@ def relative_projection(
     Args:
         x: samples; numpy or torch (the output is on ``x``'s device).
         anchors: anchor embeddings in the same space as ``x``.
-        projection: one of :data:`PROJECTIONS`.
+        projection: a name in :data:`PROJECTION_FUNCTIONS` (``PROJECTIONS``).
         center: subtract the anchors' mean from ``x`` and the anchors first.
         topk, power: ASIF sparsification (similarity projections only); see :func:`sparsify`.
         chunk_size: rows of ``x`` processed at a time (default: about 64 MB of intermediates), so memory

@@ -3,12 +3,17 @@
 Methods (how B's vectors reach the head's space):
     absolute            B as is (zero-padded or cropped to A's dimension): the baseline that collapses.
     relative:<proj>     the head is trained on A's relative space and applied to B's relative space, each
-                        relative to the same anchor samples (``<proj>`` in ``latent_core.relative.PROJECTIONS``).
+                        relative to the same anchor samples (``<proj>`` in
+                        ``latent_core.relative.PROJECTION_FUNCTIONS``).
                         ``relative:<proj>+center`` centres each space on its anchors' mean first: the fix
                         for anisotropic encoders whose cosines all crowd near one value (E5, GloVe).
-    translate:<name>    B translated into A by a translator fitted on the anchors (``procrustes``, ``linear``,
-                        ``affine``, ``lortho``, ``inverse_relative``); the head is trained on A's absolute space.
+    translate:<name>    B translated into A by a translator fitted on the anchors (``<name>`` in
+                        ``latent_core.translate.TRANSLATORS``: ``procrustes``, ``linear``, ``affine``, ``lortho``,
+                        ``inverse_relative``...); the head is trained on A's absolute space.
     inverse_relative    alias of ``translate:inverse_relative``.
+
+Names are checked against the registries when a method is parsed, so projections and translators registered
+at runtime are accepted (and :func:`default_methods` lists every registered translator).
 
 "Chance" is the majority-class rate of the training labels. Anchors, train and test samples are disjoint.
 """
@@ -25,15 +30,18 @@ import torch
 from latent_core.anchors import select_anchors
 from latent_core.errors import AnchorIndexError, InvalidParameterError, NotFittedError, ShapeMismatchError
 from latent_core.heads import make_head
-from latent_core.relative import PROJECTIONS, RelativeProjection
+from latent_core.linalg import match_dim
+from latent_core.relative import PROJECTION_FUNCTIONS, RelativeProjection
 from latent_core.translate import TRANSLATORS, get_translator
 from latent_core.validation import ArrayLike, as_indices, as_int, as_matrix, check_same_rows, describe, unit_rows
 
-DEFAULT_METHODS = ("absolute", "relative:cosine", "relative:cosine+center", "translate:procrustes",
-                   "translate:linear", "translate:affine", "translate:lortho", "translate:inverse_relative")
-
-
 CENTER_SUFFIX = "+center"
+
+
+def default_methods() -> tuple[str, ...]:
+    """The methods a benchmark runs unless told otherwise: absolute, relative cosine (plain and centred), and every
+    registered translator, in registration order (read now, so runtime registrations are included)."""
+    return ("absolute", "relative:cosine", f"relative:cosine{CENTER_SUFFIX}", *(f"translate:{t}" for t in TRANSLATORS))
 
 
 def parse_method(method: str) -> tuple[str, str | None]:
@@ -48,20 +56,14 @@ def parse_method(method: str) -> tuple[str, str | None]:
     kind, _, arg = method.partition(":")
     if kind == "absolute" and not arg:
         return "absolute", None
-    if kind == "relative" and (arg or "cosine").removesuffix(CENTER_SUFFIX) in PROJECTIONS:
+    if kind == "relative" and (arg or "cosine").removesuffix(CENTER_SUFFIX) in PROJECTION_FUNCTIONS:
         return "relative", arg or "cosine"
     if kind == "translate" and arg in TRANSLATORS:
         return "translate", arg
     raise InvalidParameterError(
-        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(PROJECTIONS)}>[+center]', "
+        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(PROJECTION_FUNCTIONS)}>[+center]', "
         f"'translate:<{'|'.join(TRANSLATORS)}>' or 'inverse_relative'."
     )
-
-
-def _fit_dim(x: torch.Tensor, dim: int) -> torch.Tensor:
-    if x.shape[1] < dim:
-        return torch.nn.functional.pad(x, (0, dim - x.shape[1]))
-    return x[:, :dim]
 
 
 class SpaceMap:
@@ -92,7 +94,7 @@ class SpaceMap:
             return self.rel_b_.transform(x)
         if self.kind == "translate":
             return self.translator_.transform(x)
-        return _fit_dim(x, self.dim_a_)
+        return match_dim(x, self.dim_a_)
 
     def b_native(self, x: torch.Tensor) -> torch.Tensor:
         """B's vectors in B's own version of the method's space (for the B-only reference head)."""
@@ -263,16 +265,18 @@ def _ticker(total: int, progress):
 
 
 def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *,
-                     methods: Sequence[str] = DEFAULT_METHODS, n_anchors: int = 300, strategy: str = "random",
+                     methods: Sequence[str] | None = None, n_anchors: int = 300, strategy: str = "random",
                      test_size: int | float = 0.4, seeds: Sequence[int] = (0, 1, 2), head: str = "logreg",
                      progress=None) -> pd.DataFrame:
-    """For every seed: redraw the test split and the anchors, evaluate every method.
+    """For every seed: redraw the test split and the anchors, evaluate every method (default:
+    :func:`default_methods`).
 
     Returns:
         One row per (seed, method) with the :class:`StitchResult` fields plus ``seed`` and ``strategy``.
         Use :func:`summarize` for mean and std per method.
     """
     a, b, y = _paired(space_a, space_b, labels)
+    methods = default_methods() if methods is None else methods
     for method in methods:
         parse_method(method)
     rows = []

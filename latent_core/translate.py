@@ -16,9 +16,12 @@ Maps, on scaled anchors S (source) and T (target), ``S @ W ~ T``:
     LinearTranslator    W = argmin ||S W - T||  (least squares).
     AffineTranslator    [W; b] = argmin ||[S 1] [W; b] - T||.
     LOrthoTranslator    least squares, then the orthogonal matrix nearest to W (U V^T of its SVD).
-Least squares uses the SVD of the design matrix. Rank-deficient anchors (fewer anchors than source
-dimensions, or collinear ones) do not fail: they warn and use ridge regression with
-alpha = ``ridge`` * sigma_max^2 (sigma_max: the design's largest singular value).
+Least squares uses the SVD of the design matrix (:func:`latent_core.linalg.ridge_solve`). Rank-deficient
+anchors (fewer anchors than source dimensions, or collinear ones) do not fail: they warn and use ridge
+regression with alpha = ``ridge`` * sigma_max^2 (sigma_max: the design's largest singular value).
+
+Translators are registered in :data:`TRANSLATORS` by name (``@register_translator("name")`` on a subclass of
+:class:`Translator`), with the column the stitching tables give them and whether the app's live lab offers them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import warnings
 import torch
 
 from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
+from latent_core.linalg import match_dim, numerical_rank, polar_factor, ridge_solve
+from latent_core.registry import Registry
 from latent_core.relative import relative_projection
 from latent_core.validation import ArrayLike, as_float, as_matrix, check_distinct, check_same_rows, describe, unit_rows
 
@@ -74,49 +79,30 @@ class AnchorScaler:
         return z * self.scale_ + self.mean_
 
 
-def _pad(x: torch.Tensor, dim: int) -> torch.Tensor:
-    return torch.nn.functional.pad(x, (0, dim - x.shape[1])) if x.shape[1] < dim else x
-
-
-def _polar_factor(matrix: torch.Tensor) -> torch.Tensor:
-    """``U V^T`` over the singular directions with non-zero singular values (all of them at full rank).
-
-    At full rank this is the orthogonal polar factor. When ``matrix`` is rank deficient (fewer anchors
-    than dimensions) the remaining singular vectors are arbitrary, and ``U V^T`` would rotate the
-    directions the anchors leave undetermined at random; dropping them gives the partial isometry
-    ``U_r V_r^T``, orthogonal on the subspace the anchors determine and zero elsewhere.
-    """
-    u, s, vt = torch.linalg.svd(matrix, full_matrices=False)
-    keep = s > s.max() * max(matrix.shape) * torch.finfo(matrix.dtype).eps
-    return u[:, keep] @ vt[keep]
-
-
 def procrustes_fit(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``R`` minimising ``||source @ R - target||_F`` over orthogonal matrices (same dimension): ``U V^T`` from
-    the SVD of ``S^T T``; with rank-deficient anchors, the partial isometry of :func:`_polar_factor`."""
-    return _polar_factor(source.T @ target)
+    the SVD of ``S^T T``; with rank-deficient anchors, the partial isometry of
+    :func:`latent_core.linalg.polar_factor`."""
+    return polar_factor(source.T @ target)
 
 
 def nearest_orthogonal(matrix: torch.Tensor) -> torch.Tensor:
     """The orthogonal matrix nearest to a square ``matrix`` in Frobenius norm (``U V^T`` of its SVD); for a
-    rank-deficient ``matrix``, the partial isometry of :func:`_polar_factor`."""
-    return _polar_factor(matrix)
+    rank-deficient ``matrix``, the partial isometry of :func:`latent_core.linalg.polar_factor`."""
+    return polar_factor(matrix)
 
 
 def lstsq_fit(design: torch.Tensor, target: torch.Tensor, ridge: float = 1e-4, what: str = "anchors") -> torch.Tensor:
-    """``W`` minimising ``||design @ W - target||``; ridge with a warning when ``design`` is rank deficient."""
-    u, s, vt = torch.linalg.svd(design, full_matrices=False)
-    tolerance = s.max() * max(design.shape) * torch.finfo(design.dtype).eps
-    rank = int((s > tolerance).sum())
+    """``W`` minimising ``||design @ W - target||`` (:func:`latent_core.linalg.ridge_solve`); a RuntimeWarning
+    when ``design`` is rank deficient and the ridge is used."""
+    solution, rank = ridge_solve(design, target, ridge)
     if rank < design.shape[1]:
         warnings.warn(
             f"The {what} are rank deficient (rank {rank} < {design.shape[1]} unknowns per output): using ridge "
             f"least squares (alpha = {ridge:g} * sigma_max^2). More anchors, or fewer dimensions, avoid this.",
             RuntimeWarning, stacklevel=3,
         )
-        alpha = ridge * s.max() ** 2
-        return vt.T @ ((s / (s * s + alpha))[:, None] * (u.T @ target))
-    return vt.T @ ((u.T @ target) / s[:, None])
+    return solution
 
 
 def _warn_if_degenerate(raw: torch.Tensor, scaled: torch.Tensor, centred: bool) -> None:
@@ -126,9 +112,7 @@ def _warn_if_degenerate(raw: torch.Tensor, scaled: torch.Tensor, centred: bool) 
     side may be degenerate (a constant target dimension is reproduced, not guessed)."""
     distinct = int(torch.unique(raw, dim=0).shape[0])
     possible = min(distinct - int(centred), raw.shape[1])
-    s = torch.linalg.svdvals(scaled)
-    tolerance = s.max() * max(scaled.shape) * torch.finfo(torch.float32).eps  # the inputs were float32
-    rank = int((s > tolerance).sum())
+    rank = numerical_rank(scaled, torch.float32)  # the inputs were float32
     if rank < possible:
         warnings.warn(
             f"The source anchors are degenerate: they span {rank} directions where {distinct} distinct anchors in "
@@ -139,9 +123,11 @@ def _warn_if_degenerate(raw: torch.Tensor, scaled: torch.Tensor, centred: bool) 
 
 
 class Translator:
-    """Base of the translators: scaling, padding and cropping; subclasses estimate the map."""
+    """Base of the translators: scaling, padding and cropping; subclasses estimate the map.
 
-    needs_square = False
+    A subclass implements ``_fit_scaled(source [K, Ds], target [K, Dt])`` (scaled anchors, float64 where the
+    device allows) and ``_map(source [N, Ds]) -> [N, >= Dt]`` (scaled; columns past Dt are cropped).
+    """
 
     def __init__(self, scaling: str | None = "standard", ridge: float = 1e-4) -> None:
         self.scaling = scaling
@@ -196,17 +182,42 @@ class Translator:
         return f"{type(self).__name__}(scaling={self.scaling!r})"
 
 
+TRANSLATORS = Registry("translator")
+
+
+def register_translator(name: str, *, column: str | None = None, live: bool = True):
+    """Class decorator adding a :class:`Translator` subclass to :data:`TRANSLATORS` under ``name``.
+
+    Args:
+        column: its column in the stitching tables (``latent_core.experiments.report``); default ``name``.
+        live: offered by the app's live stitching lab (fast enough to refit on every change).
+
+    Raises:
+        InvalidParameterError: ``name`` is taken, or the object is not a Translator subclass.
+    """
+    register = TRANSLATORS.register(name, column=column or name, live=live)
+
+    def decorator(cls: type[Translator]) -> type[Translator]:
+        if not (isinstance(cls, type) and issubclass(cls, Translator)):
+            raise InvalidParameterError(f"register_translator({name!r}) needs a Translator subclass, got {cls!r}.")
+        return register(cls)
+
+    return decorator
+
+
+@register_translator("procrustes", column="ortho")
 class Procrustes(Translator):
     """Orthogonal Procrustes: the rotation/reflection that best maps the scaled source anchors onto the
     target's. Attributes after fit: ``rotation_`` ``[D, D]`` with D = max(Ds, Dt)."""
 
     def _fit_scaled(self, source, target):
-        self.rotation_ = procrustes_fit(_pad(source, self.width_), _pad(target, self.width_))
+        self.rotation_ = procrustes_fit(match_dim(source, self.width_), match_dim(target, self.width_))
 
     def _map(self, source):
-        return _pad(source, self.width_) @ self.rotation_
+        return match_dim(source, self.width_) @ self.rotation_
 
 
+@register_translator("linear")
 class LinearTranslator(Translator):
     """Least-squares linear map. Attributes after fit: ``weight_`` ``[Ds, Dt]``."""
 
@@ -217,6 +228,7 @@ class LinearTranslator(Translator):
         return source @ self.weight_
 
 
+@register_translator("affine", live=False)
 class AffineTranslator(Translator):
     """Least-squares affine map. Attributes after fit: ``weight_`` ``[Ds, Dt]``, ``bias_`` ``[Dt]``."""
 
@@ -229,6 +241,7 @@ class AffineTranslator(Translator):
         return source @ self.weight_ + self.bias_
 
 
+@register_translator("lortho", column="l-ortho", live=False)
 class LOrthoTranslator(Translator):
     """Least squares, then the nearest orthogonal matrix. Attributes after fit: ``rotation_`` ``[D, D]``."""
 
@@ -239,9 +252,10 @@ class LOrthoTranslator(Translator):
         self.rotation_ = nearest_orthogonal(square)
 
     def _map(self, source):
-        return _pad(source, self.width_) @ self.rotation_
+        return match_dim(source, self.width_) @ self.rotation_
 
 
+@register_translator("inverse_relative", column="inverse-relative")
 class InverseRelativeProjection(Translator):
     """Translate through the relative space (Maiorca et al., 2024).
 
@@ -252,7 +266,8 @@ class InverseRelativeProjection(Translator):
     With K >= Dt anchors in general position the system is (over)determined and solved exactly by least
     squares. With fewer anchors it is underdetermined: we take the ridge solution with
     alpha = ``ridge`` * sigma_max(A)^2, which stays in the span of the target anchors (close to the
-    minimum-norm solution). Downstream heads are assumed scale-invariant, as in the paper.
+    minimum-norm solution); both by :func:`latent_core.linalg.ridge_solve`, without a warning. Downstream
+    heads are assumed scale-invariant, as in the paper.
 
     Attributes after fit: ``source_anchors_`` ``[K, Ds]`` and ``target_anchors_`` ``[K, Dt]`` (scaled),
     ``decoder_`` ``[K, Dt]`` (``r @ decoder_`` solves the system), ``target_norm_``.
@@ -261,14 +276,9 @@ class InverseRelativeProjection(Translator):
     def _fit_scaled(self, source, target):
         self.source_anchors_ = source
         self.target_anchors_ = target
-        unit = unit_rows(target, "target anchors")
-        u, s, vt = torch.linalg.svd(unit, full_matrices=False)  # unit = U S V^T, [K, Dt]
-        tolerance = s.max() * max(unit.shape) * torch.finfo(unit.dtype).eps
-        if unit.shape[0] >= unit.shape[1] and int((s > tolerance).sum()) == unit.shape[1]:
-            inverse_s = 1.0 / s  # exact least squares
-        else:
-            inverse_s = s / (s * s + self.ridge * s.max() ** 2)
-        self.decoder_ = u @ (inverse_s[:, None] * vt)  # x_hat = V diag(inverse_s) U^T r  =>  r @ decoder_
+        unit = unit_rows(target, "target anchors")  # [K, Dt]
+        identity = torch.eye(unit.shape[0], dtype=unit.dtype, device=unit.device)
+        self.decoder_ = ridge_solve(unit, identity, self.ridge)[0].T  # x_hat = solve(unit, r)  =>  r @ decoder_
         self.target_norm_ = torch.linalg.vector_norm(target, dim=1).mean()
 
     def _map(self, source):
@@ -278,18 +288,8 @@ class InverseRelativeProjection(Translator):
         return decoded / norms * self.target_norm_
 
 
-TRANSLATORS: dict[str, type[Translator]] = {
-    "procrustes": Procrustes,
-    "linear": LinearTranslator,
-    "affine": AffineTranslator,
-    "lortho": LOrthoTranslator,
-    "inverse_relative": InverseRelativeProjection,
-}
-
-
 def get_translator(name: str, **kwargs) -> Translator:
-    """A new, unfitted translator by name: ``procrustes``, ``linear``, ``affine``, ``lortho``,
-    ``inverse_relative``; keyword arguments (``scaling=``, ``ridge=``) go to its constructor."""
-    if not isinstance(name, str) or name not in TRANSLATORS:
-        raise InvalidParameterError(f"Unknown translator {describe(name)}; choose from {', '.join(TRANSLATORS)}.")
-    return TRANSLATORS[name](**kwargs)
+    """A new, unfitted translator by name (one of :data:`TRANSLATORS`: ``procrustes``, ``linear``, ``affine``,
+    ``lortho``, ``inverse_relative`` and any registered since); keyword arguments (``scaling=``, ``ridge=``) go
+    to its constructor."""
+    return TRANSLATORS.get(name)(**kwargs)

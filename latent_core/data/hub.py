@@ -6,9 +6,8 @@ Spec ``hf:<name>`` with name in :data:`HUB_DATASETS`, optionally ``hf:<name>:<sp
 from __future__ import annotations
 
 from latent_core.data.base import Dataset, register_dataset
-from latent_core.encoders.base import packages_installed
-from latent_core.encoders.hub import hub_session
 from latent_core.errors import DatasetUnavailableError, UnknownDatasetError
+from latent_core.resources import hub_session, packages_installed
 
 # name -> (hub id, item column, label column, modality)
 HUB_DATASETS: dict[str, tuple[str, str, str, str]] = {

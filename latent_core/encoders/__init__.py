@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 
 from latent_core.encoders import clip, e5, efficientnet, glove, onnx_minilm, precomputed, sentence  # noqa: F401
-from latent_core.encoders.base import Encoder, EncoderInfo, backend, catalog, spec_kind, split_spec
+from latent_core.encoders.base import Encoder, EncoderInfo, backend, catalog, short_name, spec_kind, split_spec
 from latent_core.encoders.precomputed import PrecomputedEncoder
 
-__all__ = ["Encoder", "EncoderInfo", "PrecomputedEncoder", "get_encoder", "list_encoders", "spec_kind"]
+__all__ = ["Encoder", "EncoderInfo", "PrecomputedEncoder", "get_encoder", "list_encoders", "short_name", "spec_kind"]
 
 
 def get_encoder(spec: str, device: str | torch.device | None = None) -> Encoder:

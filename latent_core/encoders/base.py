@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from latent_core.config import DEFAULT_BATCH_SIZE
 from latent_core.device import get_device
 from latent_core.errors import UnknownEncoderError
 from latent_core.fingerprint import files_fingerprint, module_fingerprint
+from latent_core.resources import packages_installed as packages_installed  # moved there; re-exported
 
 Modality = Literal["text", "image"]
 Progress = Callable[[int, int], None]
@@ -162,14 +162,6 @@ def spec_kind(spec: str) -> SpecKind:
     return rule(rest) if callable(rule) else rule
 
 
-def packages_installed(*modules: str) -> bool:
-    """True when every module can be imported (checked without importing it)."""
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in modules)
-    except (ImportError, ValueError):
-        return False
-
-
 def split_spec(spec: str) -> tuple[str, str]:
     if not isinstance(spec, str) or ":" not in spec:
         raise UnknownEncoderError(
@@ -185,6 +177,22 @@ def split_spec(spec: str) -> tuple[str, str]:
     if not rest.strip():
         raise UnknownEncoderError(f"Encoder spec {spec!r} names no model after '{prefix}:'.")
     return prefix, rest.strip()
+
+
+SHORT_NAME_CHARS = 60  # longer short names (a long hub id or file name) are cut, with an ellipsis
+
+
+def short_name(spec: str) -> str:
+    """The model part of an encoder spec, for figure titles and table rows: what follows the last ``/`` (trailing
+    slashes ignored), then what follows its last ``:``, cut to :data:`SHORT_NAME_CHARS` characters.
+
+    ``st:sentence-transformers/all-MiniLM-L6-v2`` -> ``all-MiniLM-L6-v2``, ``effnet:lite0`` -> ``lite0``,
+    ``st:/models/mine`` -> ``mine``, ``file:/data/emb.npy`` -> ``emb.npy``, ``clip:ViT-B-32/openai:image`` ->
+    ``image``. A spec with nothing there (``st:``) is shown whole. The spec is not checked against the backends.
+    """
+    text = str(spec)
+    name = text.rstrip("/").split("/")[-1].split(":")[-1] or text
+    return name if len(name) <= SHORT_NAME_CHARS else name[: SHORT_NAME_CHARS - 1] + "…"
 
 
 def backend(prefix: str) -> Factory:

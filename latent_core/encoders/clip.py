@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import torch
 
-from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
-from latent_core.encoders.hub import hub_session
+from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
 from latent_core.fingerprint import module_fingerprint
+from latent_core.resources import hub_session, packages_installed
 
 RANDOM_INIT_SEED = 0
 

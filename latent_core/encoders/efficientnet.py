@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import torch
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
+from latent_core.resources import packages_installed
 
 INPUT_SIZE = {"lite0": 224, "lite1": 240, "lite2": 260}
 FEATURE_DIM = 1280

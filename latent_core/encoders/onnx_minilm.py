@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
+from latent_core.resources import packages_installed
 
 MODEL = "paraphrase-MiniLM-L3-v2"
 POOLED_OUTPUT = "461"

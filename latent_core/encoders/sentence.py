@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, packages_installed, register_backend
-from latent_core.encoders.hub import hub_available
+from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
 from latent_core.errors import EncoderUnavailableError
+from latent_core.resources import hub_available, packages_installed
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MPNET = "sentence-transformers/all-mpnet-base-v2"

@@ -7,23 +7,27 @@ from pathlib import Path
 
 import pandas as pd
 
+from latent_core.encoders import short_name
 from latent_core.experiments.run import ExperimentResults
+from latent_core.translate import TRANSLATORS
 
-TABLE_COLUMNS = {  # method -> column of the papers' tables
+FIXED_COLUMNS = {  # method -> column of the papers' tables; the translators' columns come from TRANSLATORS
     "absolute": "absolute",
     "relative:cosine": "relative",
     "relative:cosine+center": "relative (centred)",
-    "translate:procrustes": "ortho",
-    "translate:linear": "linear",
-    "translate:affine": "affine",
-    "translate:lortho": "l-ortho",
-    "translate:inverse_relative": "inverse-relative",
-    "inverse_relative": "inverse-relative",
 }
 
 
-def short(spec: str) -> str:
-    return spec.split("/")[-1].split(":")[-1] if spec.startswith(("st:", "file:")) else spec.split(":", 1)[-1]
+def table_columns() -> dict[str, str]:
+    """Method -> column of the stitching table, in column order: :data:`FIXED_COLUMNS`, then one per registered
+    translator (its ``column`` metadata: procrustes -> ortho, lortho -> l-ortho...), read now. The alias
+    ``inverse_relative`` shares ``translate:inverse_relative``'s column."""
+    columns = dict(FIXED_COLUMNS)
+    for name in TRANSLATORS:
+        columns[f"translate:{name}"] = TRANSLATORS.meta(name)["column"]
+    if "inverse_relative" in TRANSLATORS:
+        columns["inverse_relative"] = columns["translate:inverse_relative"]
+    return columns
 
 
 def _cell(values: pd.Series) -> str:
@@ -32,18 +36,18 @@ def _cell(values: pd.Series) -> str:
 
 def stitching_table(results: pd.DataFrame) -> pd.DataFrame:
     """Rows: dataset and encoder pair; columns: no-stitch, then one per method (mean ± std over seeds)."""
-    rows = []
+    columns, rows = table_columns(), []
     for (dataset, spec_a, spec_b), group in results.groupby(["dataset", "encoder_a", "encoder_b"], sort=False):
-        row = {"dataset": dataset, "A → B": f"{short(spec_a)} → {short(spec_b)}"}
+        row = {"dataset": dataset, "A → B": f"{short_name(spec_a)} → {short_name(spec_b)}"}
         absolute = group[group.method == "absolute"]
         reference = absolute if len(absolute) else group
         row["no-stitch"] = _cell(reference.groupby("seed").a_accuracy.first())
-        for method, column in TABLE_COLUMNS.items():
+        for method, column in columns.items():
             chosen = group[group.method == method]
             if len(chosen):
                 row[column] = _cell(chosen.accuracy)
         for method in group.method.unique():
-            if method not in TABLE_COLUMNS:
+            if method not in columns:
                 row[method] = _cell(group[group.method == method].accuracy)
         row["chance"] = f"{group.chance.mean():.3f}"
         rows.append(row)
@@ -145,6 +149,6 @@ def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Pa
         for number, ((spec_a, spec_b), part) in enumerate(groups):
             stem = f"accuracy_vs_anchors_{number}"
             paths[f"{stem}.html"], paths[f"{stem}.png"] = out / f"{stem}.html", out / f"{stem}.png"
-            plot_sweep(part, f"{scenario.name}: {short(spec_a)} → {short(spec_b)}", paths[f"{stem}.html"],
+            plot_sweep(part, f"{scenario.name}: {short_name(spec_a)} → {short_name(spec_b)}", paths[f"{stem}.html"],
                        paths[f"{stem}.png"])
     return paths

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from latent_core.encoders import get_encoder, list_encoders
+from latent_core.encoders import get_encoder, list_encoders, short_name
+from latent_core.encoders.base import SHORT_NAME_CHARS
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
 from tests.conftest import require
 
@@ -146,3 +147,41 @@ def test_missing_mpnet_package_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(packaged, "mpnet_parts", lambda: None)
     with pytest.raises(EncoderUnavailableError, match="requirements-nodeps.txt"):
         packaged.mpnet_dir()
+
+
+# spec -> short name. The old variants agreed on every row except where noted: the experiment report's table
+# gave ``ViT-B-32/openai:image`` for CLIP towers (the app's titles, the reference, show ``image``), and every old
+# variant gave an empty name for a folder spec with a trailing slash.
+SHORT_NAMES = [
+    ("st:sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"),
+    ("st:sentence-transformers/all-mpnet-base-v2", "all-mpnet-base-v2"),
+    ("st:sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", "paraphrase-multilingual-MiniLM-L12-v2"),
+    ("st:BAAI/bge-small-en-v1.5", "bge-small-en-v1.5"),
+    ("e5:multilingual-e5-small", "multilingual-e5-small"),
+    ("onnx:paraphrase-MiniLM-L3-v2", "paraphrase-MiniLM-L3-v2"),
+    ("glove:6B-50d", "6B-50d"),
+    ("effnet:lite0", "lite0"),
+    ("effnet:lite1", "lite1"),
+    ("effnet:lite2", "lite2"),
+    ("clip:ViT-B-32/openai:image", "image"),
+    ("clip:ViT-B-32/openai:text", "text"),
+    ("clip:ViT-B-32/none:image", "image"),
+    ("clip:ViT-B-32/none:text", "text"),
+    ("fake:text-a", "text-a"),
+    ("st:/abs/dir/model", "model"),
+    ("st:/abs/dir/model/", "model"),
+    ("file:/data/emb.npy", "emb.npy"),
+    ("file:/data/emb.parquet#id=doc", "emb.parquet#id=doc"),
+    ("st:", "st:"),
+    ("st:" + "x" * 70, "x" * (SHORT_NAME_CHARS - 1) + "…"),
+]
+
+
+@pytest.mark.parametrize(("spec", "expected"), SHORT_NAMES)
+def test_short_name(spec, expected):
+    assert short_name(spec) == expected
+
+
+def test_short_name_table_covers_the_catalogue():
+    assert {r.spec for r in list_encoders()} <= {spec for spec, _ in SHORT_NAMES}
+    assert len(short_name("st:" + "x" * SHORT_NAME_CHARS)) == SHORT_NAME_CHARS  # exactly at the cap: not cut

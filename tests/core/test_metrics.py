@@ -185,3 +185,68 @@ def test_errors():
         metrics.jaccard_at_k(bad, x, 3)
     with pytest.raises(InvalidParameterError, match="subsample"):
         metrics.rbf_cka(x, x, max_samples=5)
+
+
+# ---- confusion matrix ---------------------------------------------------------------------------------------
+
+
+def test_confusion_matrix_hand_computed_with_classes_absent_from_both():
+    # classes 0..4; class 3 occurs nowhere, class 4 only as a prediction
+    y_true = [0, 0, 1, 2, 2, 2]
+    y_pred = [0, 1, 1, 2, 0, 4]
+    expected = np.array([
+        [1, 1, 0, 0, 0],
+        [0, 1, 0, 0, 0],
+        [1, 0, 1, 0, 1],
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+    ])
+    matrix = metrics.confusion_matrix(y_true, y_pred, 5)
+    assert matrix.dtype == np.int64 and matrix.shape == (5, 5)
+    np.testing.assert_array_equal(matrix, expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_confusion_matrix_matches_sklearn(seed):
+    from sklearn.metrics import confusion_matrix as sklearn_confusion
+
+    rng = np.random.default_rng(seed)
+    n_classes = int(rng.integers(1, 12))
+    present = rng.choice(n_classes, size=max(1, n_classes // 2), replace=False)  # the other classes never occur
+    y_true = rng.choice(present, size=200)
+    y_pred = np.where(rng.random(200) < 0.6, y_true, rng.choice(present, size=200))
+    expected = sklearn_confusion(y_true, y_pred, labels=range(n_classes))
+    for true, pred in [(y_true, y_pred), (torch.as_tensor(y_true), torch.as_tensor(y_pred)),
+                       (y_true.tolist(), y_pred.astype(np.uint8).tolist()), (y_true.astype(np.int32), y_pred)]:
+        matrix = metrics.confusion_matrix(true, pred, n_classes)
+        assert matrix.dtype == np.int64
+        np.testing.assert_array_equal(matrix, expected)
+    assert metrics.confusion_matrix(y_true, y_pred, np.int64(n_classes)).sum() == 200
+
+
+def test_confusion_matrix_of_no_samples_is_all_zero():
+    np.testing.assert_array_equal(metrics.confusion_matrix([], [], 3), np.zeros((3, 3), dtype=np.int64))
+
+
+def test_confusion_matrix_typed_errors():
+    from latent_core.errors import InvalidDtypeError
+
+    with pytest.raises(ShapeMismatchError, match="3 labels vs 2"):
+        metrics.confusion_matrix([0, 1, 1], [0, 1], 2)
+    with pytest.raises(ShapeMismatchError, match="1-D"):
+        metrics.confusion_matrix([[0, 1]], [[0, 1]], 2)
+    with pytest.raises(InvalidParameterError, match=r"y_true must be class numbers in \[0, 2\), got \[2\]"):
+        metrics.confusion_matrix([0, 2], [0, 1], 2)
+    with pytest.raises(InvalidParameterError, match=r"y_pred .*got \[-1\]"):
+        metrics.confusion_matrix([0, 1], [0, -1], 2)
+    with pytest.raises(InvalidParameterError, match=r"\[0, 2\)"):
+        metrics.confusion_matrix(np.array([0, 2**63], dtype=np.uint64), [0, 1], 2)
+    with pytest.raises(InvalidDtypeError, match="integer"):
+        metrics.confusion_matrix([0.0, 1.0], [0, 1], 2)
+    with pytest.raises(InvalidDtypeError, match="integer"):
+        metrics.confusion_matrix(["a", "b"], [0, 1], 2)
+    with pytest.raises(InvalidDtypeError, match="integer"):
+        metrics.confusion_matrix(torch.tensor([True, False]), [0, 1], 2)
+    for bad in (0, -1, True, 2.0, "3", None):
+        with pytest.raises(InvalidParameterError, match="n_classes"):
+            metrics.confusion_matrix([0], [0], bad)

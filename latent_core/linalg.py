@@ -1,0 +1,81 @@
+"""The small linear algebra shared by the translators, stitching and the lesson.
+
+Numerical rank everywhere means: singular values above ``sigma_max * max(shape) * eps`` (numpy's
+``matrix_rank`` default), ``eps`` the machine epsilon of the matrix's dtype unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from latent_core._scalars import as_int
+
+
+def _kept(s: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Mask of the singular values ``s`` that count towards the numerical rank of a matrix of ``shape``."""
+    return s > s.max() * max(shape) * torch.finfo(dtype).eps
+
+
+def numerical_rank(matrix: torch.Tensor, precision: torch.dtype | None = None) -> int:
+    """Numerical rank of ``matrix: [M, N]``; ``precision`` sets ``eps`` (e.g. ``torch.float32`` for float32
+    data promoted to float64, whose rounding is float32's)."""
+    s = torch.linalg.svdvals(matrix)
+    return int(_kept(s, tuple(matrix.shape), precision or matrix.dtype).sum())
+
+
+def polar_factor(matrix: torch.Tensor) -> torch.Tensor:
+    """``U V^T`` over the singular directions with non-zero singular values (all of them at full rank).
+
+    At full rank this is the orthogonal polar factor. When ``matrix`` is rank deficient (fewer anchors
+    than dimensions) the remaining singular vectors are arbitrary, and ``U V^T`` would rotate the
+    directions the anchors leave undetermined at random; dropping them gives the partial isometry
+    ``U_r V_r^T``, orthogonal on the subspace the anchors determine and zero elsewhere.
+
+    Args:
+        matrix: ``[M, N]``.
+
+    Returns:
+        ``[M, N]``, same dtype.
+    """
+    u, s, vt = torch.linalg.svd(matrix, full_matrices=False)
+    keep = _kept(s, tuple(matrix.shape), matrix.dtype)
+    return u[:, keep] @ vt[keep]
+
+
+def ridge_solve(design: torch.Tensor, target: torch.Tensor, ridge: float) -> tuple[torch.Tensor, int]:
+    """``W`` minimising ``||design @ W - target||`` through the SVD of ``design``.
+
+    Exact least squares when ``design`` has full column rank; otherwise ridge regression with
+    ``alpha = ridge * sigma_max^2``: ``W = (X^T X + alpha I)^-1 X^T Y``, computed as
+    ``V diag(s / (s^2 + alpha)) U^T Y``.
+
+    Args:
+        design: ``[K, D]``; target: ``[K, T]``; ridge: relative ridge strength (> 0).
+
+    Returns:
+        ``(W [D, T], numerical rank of design)``; ``rank < D`` means the ridge was used.
+    """
+    u, s, vt = torch.linalg.svd(design, full_matrices=False)
+    rank = int(_kept(s, tuple(design.shape), design.dtype).sum())
+    projected = u.T @ target
+    if rank == design.shape[1]:
+        return vt.T @ (projected / s[:, None]), rank
+    alpha = ridge * s.max() ** 2
+    return vt.T @ ((s / (s * s + alpha))[:, None] * projected), rank
+
+
+def match_dim(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``x: [N, D]`` as ``[N, dim]``: zero-padded on the right when ``D < dim``, cropped when ``D > dim``."""
+    if x.shape[1] < dim:
+        return torch.nn.functional.pad(x, (0, dim - x.shape[1]))
+    return x[:, :dim]
+
+
+def random_rotation(dim: int, seed: int) -> np.ndarray:
+    """``[dim, dim]`` float32 random orthogonal matrix (Haar-distributed, ``scipy.stats.ortho_group``),
+    the same for the same seed; ``dim >= 2``."""
+    from scipy.stats import ortho_group  # scipy.stats is slow to import; only callers pay
+
+    dim = as_int(dim, "dim", minimum=2)
+    return ortho_group.rvs(dim, random_state=as_int(seed, "seed", minimum=0)).astype(np.float32)
