@@ -16,8 +16,9 @@ if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the reposi
 
 import streamlit as st  # noqa: E402
 
-from app import safety, services, state  # noqa: E402
+from app import safety, state  # noqa: E402
 from app.components import sidebar  # noqa: E402
+from app.services import policy, spaces  # noqa: E402
 from latent_core.cache import cache_degraded  # noqa: E402
 from latent_core.errors import LatentCoreError  # noqa: E402
 
@@ -47,10 +48,10 @@ def run() -> None:
                                 for index, (file, title, icon) in enumerate(_PAGES)])
     sidebar.scenario_form()
     try:
-        data = services.dataset(*sidebar.current().scenario[2:])
+        data = spaces.scenario_data(sidebar.current().scenario)
     except LatentCoreError:
         data = None  # the page shows the error with what to do
-    sidebar.live_controls(data)
+    sidebar.live_controls(data, policy.slider_max(None if data is None else len(data)))
     page_owned = {key: safety.cut(value, 20) for key, value in st.query_params.to_dict().items()
                   if key in state.PAGE_PARAMS}
     st.query_params.from_dict({**state.to_query(sidebar.current()), **page_owned})

@@ -11,16 +11,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app import safety
+from app.services import policy
 from latent_core.anchors import STRATEGIES
-from latent_core.config import DEFAULT_SCENARIO
+from latent_core.config import DEFAULT_SCENARIO, Scenario
+from latent_core.maps import MAP_KINDS
 from latent_core.relative import PROJECTIONS
 from latent_core.translate import TRANSLATORS
 
-MAP_KINDS = ("pca", "umap", "tsne")
 COLOR_BY = ("label", "agreement")
-ANCHOR_STRATEGIES = (*STRATEGIES, "manual")
-RELATIVE_PROJECTIONS = ("cosine", "cosine+center", *[p for p in PROJECTIONS if p != "cosine"])
-MAX_ANCHORS = safety.Limits.max_anchors
+MANUAL = policy.MANUAL  # the anchor "strategy" of the user's own picks
+
+
+def drawn_strategies() -> tuple[str, ...]:
+    """Every registered anchor strategy (the ways to draw anchors from data)."""
+    return tuple(STRATEGIES)
+
+
+def anchor_strategies() -> tuple[str, ...]:
+    """The sidebar's choices: every registered anchor strategy, then the user's own picks."""
+    return (*drawn_strategies(), MANUAL)
+
+
+def relative_projections() -> tuple[str, ...]:
+    """Every registered relative projection, with cosine and its centred variant first."""
+    return ("cosine", "cosine+center", *[p for p in PROJECTIONS if p != "cosine"])
+
+
+def map_kinds() -> tuple[str, ...]:
+    return tuple(MAP_KINDS)
+
+
+def map_label(kind: str) -> str:
+    """How a map kind is written on the page (``PCA``, ``UMAP``, ``t-SNE``)."""
+    return MAP_KINDS.meta(kind).get("label", kind)
+
+
+def choices(field: str) -> tuple[str, ...]:
+    """The values a choice field accepts, read from the library's registries now (a runtime registration shows)."""
+    return {"strategy": anchor_strategies, "projection": relative_projections, "translator": lambda: tuple(TRANSLATORS),
+            "map_kind": map_kinds, "color_by": lambda: COLOR_BY}[field]()
 
 
 @dataclass(frozen=True)
@@ -39,9 +68,9 @@ class Settings:
     color_by: str = "label"
 
     @property
-    def scenario(self) -> tuple[str, str, str, int | None, int]:
-        """The expensive part (what must be embedded)."""
-        return self.encoder_a, self.encoder_b, self.dataset, self.n_samples, self.seed
+    def scenario(self) -> Scenario:
+        """The expensive part (what must be embedded): the key of everything computed from it."""
+        return Scenario(self.encoder_a, self.encoder_b, self.dataset, self.n_samples, self.seed)
 
 
 FORM_FIELDS = ("encoder_a", "encoder_b", "dataset", "n_samples", "seed")  # applied with one button
@@ -49,8 +78,7 @@ LIVE_FIELDS = ("strategy", "n_anchors", "manual_anchors", "projection", "transla
 QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples": "n", "seed": "seed",
                "strategy": "anchors", "n_anchors": "k", "manual_anchors": "manual", "projection": "proj",
                "translator": "tr", "map_kind": "map", "color_by": "color"}
-CHOICES = {"strategy": ANCHOR_STRATEGIES, "projection": RELATIVE_PROJECTIONS, "translator": tuple(TRANSLATORS),
-           "map_kind": MAP_KINDS, "color_by": COLOR_BY}
+CHOICE_FIELDS = ("strategy", "projection", "translator", "map_kind", "color_by")
 MANUAL_SEPARATOR = "|"
 SPEC_FIELDS = ("encoder_a", "encoder_b", "dataset")  # never echoed back: a refused one may be a server path
 PAGE_PARAMS = ("step",)  # URL parameters a page owns (the lesson step); kept when the settings are written
@@ -128,9 +156,9 @@ def _parse(name: str, raw: str, owned_uploads: Mapping[str, str]):
     caps = safety.limits()
     if len(raw) > caps.max_link_value:
         raise ValueError(f"it is {len(raw)} characters long (at most {caps.max_link_value})")
-    if name in CHOICES:
-        if raw not in CHOICES[name]:
-            raise ValueError(f"choose one of {', '.join(CHOICES[name])}")
+    if name in CHOICE_FIELDS:
+        if raw not in choices(name):
+            raise ValueError(f"choose one of {', '.join(choices(name))}")
         return raw
     if name == "n_samples":
         if raw.lower() == "all":
@@ -139,7 +167,7 @@ def _parse(name: str, raw: str, owned_uploads: Mapping[str, str]):
     if name == "seed":
         return _bounded_int(raw, minimum=0, maximum=caps.max_seed)
     if name == "n_anchors":
-        return min(_bounded_int(raw, minimum=2), caps.max_anchors)
+        return min(_bounded_int(raw, minimum=2), policy.slider_max(None))
     if name == "manual_anchors":
         ids = tuple(dict.fromkeys(part for part in raw.split(MANUAL_SEPARATOR) if part))
         if len(ids) > caps.max_manual_anchors:

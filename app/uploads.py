@@ -16,6 +16,7 @@ from app import safety
 from app.safety import UPLOAD_PREFIX, RefusedSpec, upload_id
 from latent_core.cache import atomic_write_bytes
 from latent_core.config import cache_subdir
+from latent_core.encoders import short_name as model_name
 from latent_core.errors import DatasetFormatError
 
 OWNED_KEY = "_uploads"  # session state: upload id -> the file's name as the user gave it
@@ -116,4 +117,9 @@ def short_name(spec_text: str) -> str:
     """The model part of a spec (``all-MiniLM-L6-v2``, ``lite0``), or the uploaded file's name."""
     if spec_text.startswith(UPLOAD_PREFIX):
         return spec_label(spec_text)
-    return safety.cut(spec_text.split("/")[-1].split(":")[-1], 60)
+    return model_name(spec_text)
+
+
+def plot_name(spec_text: str) -> str:
+    """:func:`short_name` escaped for a Plotly title (Plotly renders tags)."""
+    return safety.html(short_name(spec_text))

@@ -1,9 +1,9 @@
-"""A progress bar for long steps (encoding, stitching sweeps), removed when the step ends, even on an error."""
+"""Progress bars for long steps (encoding, stitching sweeps), removed when the step ends, even on an error."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import streamlit as st
 
@@ -23,3 +23,14 @@ def progress_bar(area, start_text: str, step_text: Callable[[int, int], str]) ->
         yield lambda done, total: bar.progress(done / total, text=step_text(done, total))
     finally:
         bar.empty()
+
+
+def encoding_bars(area, noun: str | Callable[[str], str] = "samples"
+                  ) -> Callable[[str, str], AbstractContextManager[Report]]:
+    """A tracker for the services (``tracker(role, spec)``): one bar in ``area`` per encoding, naming the role,
+    the model, and what is embedded (``noun``, or ``noun(role)``)."""
+    def tracker(role: str, spec: str) -> AbstractContextManager[Report]:
+        what = noun(role) if callable(noun) else noun
+        return progress_bar(area, f"{role}: loading {spec}…",
+                            lambda done, total: f"{role}: embedded {done} of {total} {what}")
+    return tracker

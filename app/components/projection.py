@@ -187,13 +187,3 @@ def show_panel(figure: go.Figure, key: str, file_name: str, *, select: bool = Tr
         st.plotly_chart(figure, config=config)
     figure_downloads(figure, file_name, key=f"dl-{key}")
 
-
-def show_projection_pair(left: tuple[np.ndarray, str], right: tuple[np.ndarray, str], dataset: Dataset,
-                         key: str) -> None:
-    """Two 2-D maps side by side, coloured by label (no anchors, no selection)."""
-    columns = st.columns(2)
-    none = np.zeros(len(dataset), dtype=bool)
-    for column, (coords, title), side in zip(columns, (left, right), ("a", "b")):
-        with column:
-            figure = scatter_panel(coords, dataset, title, anchors=np.array([], dtype=np.int64), selected=none)
-            st.plotly_chart(figure, key=f"{key}-{side}")

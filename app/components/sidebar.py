@@ -10,7 +10,7 @@ import streamlit as st
 from app import safety, state, uploads
 from app.components.projection import hover_text
 from app.safety import md
-from app.state import MAX_ANCHORS, PRESETS, Settings
+from app.state import PRESETS, Settings
 from latent_core.data import Dataset, list_datasets
 from latent_core.encoders import list_encoders
 
@@ -127,23 +127,23 @@ FULL_RERUN = "_full_rerun"
 def use_as_anchors(ids: list[str]) -> None:
     """Button callback: the given samples become the manual anchors (the whole app reruns to show it)."""
     st.session_state[KEY("manual_anchors")] = list(ids)
-    st.session_state[KEY("strategy")] = "manual"
+    st.session_state[KEY("strategy")] = state.MANUAL
     st.session_state[FULL_RERUN] = True
 
 
-def live_controls(data: Dataset | None) -> None:
-    """Cheap settings: every change redraws at once."""
+def live_controls(data: Dataset | None, anchor_max: int) -> None:
+    """Cheap settings: every change redraws at once. ``anchor_max``: the slider's end (the anchor policy's)."""
     sidebar = st.sidebar
     sidebar.subheader("Anchors and views")
-    sidebar.selectbox("Anchor strategy", state.ANCHOR_STRATEGIES, key=KEY("strategy"),
+    sidebar.selectbox("Anchor strategy", state.anchor_strategies(), key=KEY("strategy"),
                       help="random, stratified (equal per class), kmeans (the sample nearest each centroid), "
                            "fps (farthest points), or manual (your picks).")
-    limit = MAX_ANCHORS if data is None else max(2, min(MAX_ANCHORS, len(data) - 1))
+    limit = anchor_max
     if st.session_state.get(KEY("n_anchors"), 0) > limit:
         st.session_state[KEY("n_anchors")] = limit
     if limit > 2:
         sidebar.slider("Number of anchors", min_value=2, max_value=limit, step=1, key=KEY("n_anchors"),
-                       disabled=st.session_state.get(KEY("strategy")) == "manual")
+                       disabled=st.session_state.get(KEY("strategy")) == state.MANUAL)
     else:  # a slider needs two distinct ends
         st.session_state[KEY("n_anchors")] = 2
         sidebar.caption(f"Number of anchors: 2 (the dataset has only {len(data)} samples; raise the sample size for "
@@ -157,16 +157,16 @@ def live_controls(data: Dataset | None) -> None:
             st.session_state[KEY("manual_anchors")] = chosen
             st.multiselect("Search samples", options, key=KEY("manual_anchors"),
                            format_func=lambda i: f"{safety.cut(i, 40)}: {texts[i]}", placeholder="Type to search…",
-                           max_selections=MAX_ANCHORS)
+                           max_selections=safety.limits().max_manual_anchors)
             st.caption("Or select samples in a Spaces panel and press 'Use as anchors' there.")
-    sidebar.selectbox("Relative projection", state.RELATIVE_PROJECTIONS, key=KEY("projection"),
+    sidebar.selectbox("Relative projection", state.relative_projections(), key=KEY("projection"),
                       help="How a sample is compared with each anchor; +center centres each space on its anchors.")
-    sidebar.selectbox("Translator (B → A)", state.CHOICES["translator"], key=KEY("translator"),
+    sidebar.selectbox("Translator (B → A)", state.choices("translator"), key=KEY("translator"),
                       help="Fitted on the anchors after standard scaling.")
     for field, default in (("map_kind", "pca"), ("color_by", "label")):  # a segmented control can be unselected
         if not st.session_state.get(KEY(field)):
             st.session_state[KEY(field)] = default
-    sidebar.segmented_control("2-D map", state.MAP_KINDS, key=KEY("map_kind"),
-                              format_func={"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}.get)
+    sidebar.segmented_control("2-D map", state.map_kinds(), key=KEY("map_kind"),
+                              format_func=state.map_label)
     sidebar.segmented_control("Colour by", state.COLOR_BY, key=KEY("color_by"),
                               format_func={"label": "label", "agreement": "k-NN agreement"}.get)

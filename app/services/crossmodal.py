@@ -4,8 +4,8 @@ The page's models and data are fixed (see :data:`latent_core.bundle.CROSSMODAL_S
 embeddings ship in ``assets/embeddings``), independent of the sidebar's encoders. Tests swap them through
 session state (``xm_<field>`` keys, e.g. ``fake:`` encoders on ``captions:digits`` with a small N).
 
-Caching: models and datasets through :mod:`app.services`; image and caption embeddings through the disk cache
-(or the bundled copy), then in memory; one text embedding per prompt string (editing one prompt encodes only
+Caching: models, datasets and the image and caption embeddings through :mod:`app.services.spaces` (disk cache or
+the bundled copy, then memory); one text embedding per prompt string (editing one prompt encodes only
 that prompt); everything derived (scores, confusion, the anchor-pairs curve) with
 ``st.cache_data`` keyed by the setup, the split seed, the number of pairs and the prompts.
 """
@@ -20,21 +20,24 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from app import services
-from app.components.progress import progress_bar
-from latent_core.bundle import CROSSMODAL_SCENARIO
-from latent_core.config import is_offline
+from app.services import spaces
+from app.services.policy import max_pairs
+from app.services.spaces import Tracker
+from latent_core.config import Scenario, is_offline
 from latent_core.crossmodal import (
     anchor_knn_predict,
     anchor_pair_split,
     asif_accuracy_sweep,
     asif_scores,
+    class_prompts,  # noqa: F401 - the page's prompts (views reach latent_core here)
     clip_scores,
     nearest_anchor_pairs,
 )
 from latent_core.data import Dataset
-from latent_core.embed import embed_dataset
-from latent_core.errors import ConfigError, EmbeddingAlignmentError, LatentCoreError
+from latent_core.data.images import fashion_mnist_available  # noqa: F401 - the page's install hint
+from latent_core.errors import EmbeddingAlignmentError, LatentCoreError
+from latent_core.experiments.scenarios import CROSSMODAL_SCENARIO
+from latent_core.metrics import confusion_matrix
 from latent_core.stitching import chance_rate
 
 CLIP_MODEL = "ViT-B-32/openai"  # clip:<model>:image / clip:<model>:text
@@ -88,11 +91,6 @@ def current_setup() -> Setup:
     return dataclasses.replace(default_setup(), **values)
 
 
-def max_pairs(n_samples: int) -> int:
-    """The most anchor pairs the slider offers: at least a fifth of the samples (and 20) stay test images."""
-    return max(2, n_samples - max(20, n_samples // 5))
-
-
 def curve_counts(setup: Setup, n_samples: int) -> list[int]:
     return [c for c in setup.sweep_counts if c <= max_pairs(n_samples)]
 
@@ -108,51 +106,46 @@ class Pairs:
     captions: np.ndarray  # [N, Dt]
 
 
-@st.cache_resource(show_spinner=False)
-def _loaded() -> dict[tuple, np.ndarray]:
-    """Embeddings read from disk or encoded in this process, by (encoder, dataset, n, seed, captions)."""
-    return {}
+def _scenario(setup: Setup, spec: str) -> Scenario:
+    """The page's dataset as a scenario (the encoder fields name the page's two towers)."""
+    return Scenario(encoder_a=spec, encoder_b=setup.text_encoder, dataset=setup.dataset,
+                    n_samples=setup.n_samples, seed=setup.sample_seed)
 
 
-def _space(setup: Setup, spec: str, captions: bool, progress_area=None, role: str = "") -> np.ndarray:
-    """``[N, D]`` embeddings of the page's images (or their captions): memory, then disk cache (or the bundled
-    copy), then encoding with a progress bar in ``progress_area``."""
-    key = (spec, setup.dataset, setup.n_samples, setup.sample_seed, captions)
-    store = _loaded()
-    if key in store:
-        return store[key]
-    data = services.dataset(setup.dataset, setup.n_samples, setup.sample_seed)
-    what = "captions" if captions else "images"
-    with progress_bar(progress_area, f"{role}: loading {spec}…",
-                      lambda count, total: f"{role}: embedded {count} of {total} {what}") as report:
-        model = services.encoder(spec)
-        wanted = "text" if captions else "image"
-        if model.modality != wanted:
-            raise ConfigError(f"{spec} reads {model.modality}s; the {what} need an {wanted} encoder.")
-        store[key] = embed_dataset(model, data, captions=captions, progress=report).cpu().numpy()
-    return store[key]
+def _data(setup: Setup) -> Dataset:
+    return spaces.dataset(setup.dataset, setup.n_samples, setup.sample_seed)
 
 
-def load_pairs(setup: Setup, progress_area=None) -> Pairs:
-    """The dataset, its image embeddings and its caption embeddings, with a progress bar while encoding.
+ROLE_NOUNS = {"Image encoder": "images", "Text encoder": "captions", "CLIP": "images"}
+"""What each encoding of this page embeds, by the role it reports to a tracker."""
+
+
+def _space(setup: Setup, spec: str, captions: bool, tracker: Tracker | None = None, role: str = "") -> np.ndarray:
+    """``[N, D]`` embeddings of the page's images (or their captions) by ``spec``, through the shared embeddings
+    (memory, disk cache or the bundled copy, then encoding reported to ``tracker``)."""
+    return spaces.embeddings(spec, _scenario(setup, spec), captions=captions, role=role, tracker=tracker)
+
+
+def load_pairs(setup: Setup, tracker: Tracker | None = None) -> Pairs:
+    """The dataset, its image embeddings and its caption embeddings (encoding what is missing).
 
     Raises:
         LatentCoreError: the dataset or a model cannot be loaded, or the dataset has no captions.
     """
-    data = services.dataset(setup.dataset, setup.n_samples, setup.sample_seed)
+    data = _data(setup)
     if data.captions is None:
         raise EmbeddingAlignmentError(
             f"The dataset {data.name!r} has no captions, so it has no image/caption pairs. Use 'captions' "
             "(Fashion-MNIST, or digits without it), 'captions:fashion-mnist' or 'captions:digits'.")
-    images = _space(setup, setup.image_encoder, False, progress_area, "Image encoder")
-    captions = _space(setup, setup.text_encoder, True, progress_area, "Text encoder")
+    images = _space(setup, setup.image_encoder, False, tracker, "Image encoder")
+    captions = _space(setup, setup.text_encoder, True, tracker, "Text encoder")
     return Pairs(data=data, images=images, captions=captions)
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
 def prompt_embedding(encoder_spec: str, prompt: str) -> np.ndarray:
     """``[D]`` embedding of one prompt (cached per string: editing a prompt encodes only that one)."""
-    return services.encoder(encoder_spec).encode([prompt]).cpu().numpy()[0]
+    return spaces.encoder(encoder_spec).encode([prompt]).cpu().numpy()[0]
 
 
 def prompt_embeddings(encoder_spec: str, prompts: tuple[str, ...]) -> np.ndarray:
@@ -186,9 +179,7 @@ def asif_result(setup: Setup, seed: int, n_pairs: int, prompts: tuple[str, ...])
                          topk=setup.topk, power=setup.power).cpu().numpy()
     predicted = scores.argmax(1)
     knn = anchor_knn_predict(pairs.images[test], pairs.images[anchors], labels[anchors], k=min(setup.knn_k, n_pairs))
-    n_classes = len(pairs.data.label_names)
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (labels[test], predicted), 1)
+    confusion = confusion_matrix(labels[test], predicted, len(pairs.data.label_names))
     return AsifResult(anchors=anchors, test=test, scores=scores, predicted=predicted, knn_predicted=knn,
                       accuracy=float((predicted == labels[test]).mean()),
                       knn_accuracy=float((knn == labels[test]).mean()), chance=chance_rate(labels[anchors]),
@@ -214,7 +205,7 @@ def accuracy_curve(setup: Setup, seed: int, prompts: tuple[str, ...]) -> pd.Data
 @st.cache_data(show_spinner=False, max_entries=32)
 def image_embedding(encoder_spec: str, content: bytes, name: str = "upload") -> np.ndarray:
     """``[D]`` embedding of an uploaded image file."""
-    return services.encoder(encoder_spec).encode([services.read_image(content, name)]).cpu().numpy()[0]
+    return spaces.encoder(encoder_spec).encode([spaces.read_image(content, name)]).cpu().numpy()[0]
 
 
 @dataclass
@@ -252,8 +243,8 @@ def thumbnail(image: Image.Image, size: int = 84) -> Image.Image:
 @st.cache_resource(show_spinner=False, ttl=600)
 def _clip_problem(model: str, offline: bool) -> str | None:
     try:
-        services.encoder(f"clip:{model}:image")
-        services.encoder(f"clip:{model}:text")
+        spaces.encoder(f"clip:{model}:image")
+        spaces.encoder(f"clip:{model}:text")
     except LatentCoreError as error:
         return str(error)
     return None
@@ -272,15 +263,15 @@ class ClipResult:
     accuracy: float
 
 
-def load_clip_images(setup: Setup, progress_area=None) -> np.ndarray:
+def load_clip_images(setup: Setup, tracker: Tracker | None = None) -> np.ndarray:
     """``[N, 512]`` CLIP image embeddings of the page's dataset (encoded once, then from the disk cache)."""
-    return _space(setup, setup.clip_image, False, progress_area, "CLIP")
+    return _space(setup, setup.clip_image, False, tracker, "CLIP")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def clip_result(setup: Setup, seed: int, n_pairs: int, prompts: tuple[str, ...]) -> ClipResult:
     """CLIP zero-shot on the same test images as :func:`asif_result` (CLIP reads no anchors)."""
-    data = services.dataset(setup.dataset, setup.n_samples, setup.sample_seed)
+    data = _data(setup)
     _, test = anchor_pair_split(len(data), n_pairs, seed)
     scores = clip_scores(load_clip_images(setup)[test], prompt_embeddings(setup.clip_text, prompts)).cpu().numpy()
     predicted = scores.argmax(1)

@@ -1,9 +1,8 @@
-"""Service layer of the Learn page: the few numbers the lesson shows that no other page computes.
+"""Services of the Learn page: the few numbers the lesson shows that no other page computes.
 
-One train/test split per scenario serves every step (steps 1, 4 and 6 report accuracies on the same test
-samples): a stratified test set (``test_size_for``, as in the stitching lab), a fixed anchor pool and the
-training samples from the rest. Anchors are always drawn from the pool, so changing their number or strategy
-never changes what the classifier trains or is tested on. Everything here is cached per process.
+The lesson's accuracies (steps 1, 4 and 6) use the split pages' split and anchors (:mod:`app.services.policy`):
+the same test samples for every step, anchors drawn from a fixed pool, so changing their number or strategy never
+changes what the classifier trains or is tested on. Its pictures use the Explorer. Everything is cached.
 """
 
 from __future__ import annotations
@@ -15,118 +14,53 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from app import services
-from app.services_stitching import anchor_budget, test_size_for
+from app.services import policy, spaces
 from app.state import Settings
-from latent_core.errors import InvalidParameterError
-from latent_core.explore import anchor_order
-from latent_core.metrics import paired_cosine, topk_retrieval
-from latent_core.stitching import (
-    StitchResult,
-    draw_anchors,
-    max_anchor_count,
-    split_indices,
-    stitch_eval,
-    test_count,
+from latent_core.config import Scenario
+from latent_core.explore import (
+    HEATMAP_MAX,  # noqa: F401 - the step's slider stops here
+    offdiagonal_correlation,
+    spread_anchor_order,
 )
-
-Scenario = tuple[str, str, str, int | None, int]  # Settings.scenario
-POOL = 500  # anchors step 6 may draw (when the data allows): the split keeps this many samples aside
-HEATMAP_MAX = 150  # beyond this a heatmap's cells are smaller than a pixel on a projector
-
-
-def _settings(scenario: Scenario) -> Settings:
-    return Settings(*scenario[:3], n_samples=scenario[3], seed=scenario[4])
+from latent_core.linalg import random_rotation
+from latent_core.metrics import paired_cosine, topk_retrieval
+from latent_core.stitching import StitchResult, stitch_eval
 
 
-def _strategy(settings: Settings) -> str:
-    return settings.strategy if settings.strategy != "manual" else "random"
+def plan(settings: Settings) -> policy.AnchorPlan:
+    """The anchors the lesson's accuracies use for the sidebar's setting (the Stitching lab's too)."""
+    return spaces.split_plan(settings)
 
 
-def pool_size(n: int, budget: int) -> int:
-    """Samples set aside for anchors: ``POOL`` (or the sidebar's count if larger), leaving at least a quarter
-    of the samples for training beside the test set."""
-    room = max_anchor_count(n, test_size_for(n), min_train=max(10, n // 4))
-    return max(2, min(max(budget, POOL), room))
-
-
-@dataclass(frozen=True)
-class Split:
-    pool: np.ndarray  # [P] samples anchors are drawn from
-    train: np.ndarray  # [T] samples the classifiers are trained on
-    test: np.ndarray  # [S] samples they are tested on (never anchors, never training)
-    n_anchors: int  # the sidebar's anchor count, capped by the pool
-
-    @property
-    def max_anchors(self) -> int:
-        return len(self.pool)
-
-
-def lesson_split(settings: Settings) -> Split:
-    """The lesson's split of the current scenario (seed: the sidebar's)."""
-    data = services.dataset(*settings.scenario[2:])
-    n = len(data)
-    if test_count(test_size_for(n), n) + 14 > n:
-        raise InvalidParameterError(f"{n} samples are too few to train and test a classifier; raise the sample "
-                                    "size in the sidebar.")
-    budget = anchor_budget(settings, n)
-    return _split(settings.scenario, pool_size(n, budget), budget)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _split(scenario: Scenario, pool: int, budget: int) -> Split:
-    data = services.dataset(*scenario[2:])
-    pool_idx, train, test = split_indices(data.labels, n_anchors=pool, test_size=test_size_for(len(data)),
-                                          seed=scenario[4])
-    return Split(pool_idx, train, test, min(budget, pool))
+def lesson_split(settings: Settings) -> policy.Split:
+    """The split of the current scenario (seed: the sidebar's), shared with the Stitching lab."""
+    return spaces.split(settings)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _anchors(scenario: Scenario, pool: int, budget: int, strategy: str, count: int) -> np.ndarray:
-    split = _split(scenario, pool, budget)
-    data, a, _ = services.load_spaces(_settings(scenario))
-    return draw_anchors(a, data.labels, split.pool, count, strategy, scenario[4])
-
-
-def split_anchors(settings: Settings, split: Split, strategy: str | None = None,
-                  count: int | None = None) -> np.ndarray:
-    """``[K]`` anchor rows drawn from the split's pool (default: the sidebar's strategy and count)."""
-    n = len(services.dataset(*settings.scenario[2:]))
-    return _anchors(settings.scenario, len(split.pool), anchor_budget(settings, n), strategy or _strategy(settings),
-                    int(count or split.n_anchors))
-
-
-def random_rotation(dim: int, seed: int) -> np.ndarray:
-    """``[dim, dim]`` a random orthogonal matrix (Haar-distributed), seeded."""
-    from scipy.stats import ortho_group
-
-    return ortho_group.rvs(dim, random_state=seed).astype(np.float32)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _evaluate(scenario: Scenario, pool: int, budget: int, strategy: str, count: int, method: str, head: str,
+def _evaluate(scenario: Scenario, budget: int, strategy: str, count: int, method: str, head: str,
               reverse: bool, rotated: bool = False) -> StitchResult:
-    split = _split(scenario, pool, budget)
-    anchors = _anchors(scenario, pool, budget, strategy, count)
-    data, a, b = services.load_spaces(_settings(scenario))
+    split = spaces._split(scenario, budget)
+    anchors = spaces._split_anchors(scenario, budget, strategy, count)
+    data, a, b = spaces.load_spaces(scenario)
     first, second = (b, a) if reverse else (a, b)
     if rotated:  # the "other space" is the first one, rotated: same angles, new coordinates
-        second = first @ random_rotation(first.shape[1], scenario[4])
+        second = first @ random_rotation(first.shape[1], scenario.seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # rank-deficient fits with few anchors are expected
         return stitch_eval(first, second, data.labels, anchor_idx=anchors, method=method, head=head,
-                           train_idx=split.train, test_idx=split.test, seed=scenario[4])
+                           train_idx=split.train, test_idx=split.test, seed=scenario.seed)
 
 
 def evaluate(settings: Settings, method: str, *, head: str = "logreg", reverse: bool = False,
              strategy: str | None = None, count: int | None = None, rotated: bool = False) -> StitchResult:
     """``stitch_eval`` on the lesson's split: a head trained on A (on B when ``reverse``), tested on the other
-    space mapped by ``method``; anchors from the pool by ``strategy`` and ``count`` (default: the sidebar's).
+    space mapped by ``method``; anchors from the pool by ``strategy`` and ``count`` (default: the plan's).
     ``rotated``: the other space is A itself times a random rotation (:func:`random_rotation`, sidebar seed)."""
-    split = lesson_split(settings)
-    n = len(services.dataset(*settings.scenario[2:]))
-    return _evaluate(settings.scenario, len(split.pool), anchor_budget(settings, n), strategy or _strategy(settings),
-                     int(count or split.n_anchors), method, head, reverse, rotated)
+    plan = spaces.split_plan(settings)
+    split = spaces.split(settings)
+    return _evaluate(settings.scenario, plan.count, strategy or plan.strategy, int(count or split.n_anchors), method,
+                     head, reverse, rotated)
 
 
 def relative_method(settings: Settings) -> str:
@@ -134,10 +68,10 @@ def relative_method(settings: Settings) -> str:
 
 
 def with_views(settings: Settings, *, projection: str | None = None,
-               translator: str | None = None) -> services.Explorer:
+               translator: str | None = None) -> spaces.Explorer:
     """The explorer of the current scenario with another relative projection or translator (cached there)."""
     changed = {k: v for k, v in (("projection", projection), ("translator", translator)) if v}
-    return services.explorer(dataclasses.replace(settings, **changed))
+    return spaces.explorer(dataclasses.replace(settings, **changed))
 
 
 @dataclass
@@ -150,29 +84,24 @@ class AnchorHeatmaps:
     zrange: tuple[float, float]  # a shared colour range of the off-diagonal entries (the diagonal is 1)
 
 
-def anchor_heatmaps(ex: services.Explorer, count: int) -> AnchorHeatmaps:
+def anchor_heatmaps(ex: spaces.Explorer, count: int) -> AnchorHeatmaps:
     """``count`` of the explorer's anchors, spread evenly over the class-sorted order, in A and in B."""
-    order = anchor_order(ex.data.labels, ex.anchor_idx)
-    count = max(2, min(int(count), len(order)))
-    order = order[np.linspace(0, len(order) - 1, count).round().astype(int)]
-    sim_a, sim_b = services.anchor_heatmaps(ex)
+    order = spread_anchor_order(ex.data.labels, ex.anchor_idx, max(2, int(count)))
+    sim_a, sim_b = spaces.anchor_heatmaps(ex)
     sim_a, sim_b = sim_a[np.ix_(order, order)], sim_b[np.ix_(order, order)]
     classes = [ex.data.label_names[ex.data.labels[ex.anchor_idx[i]]] for i in order]
     names = [f"{ex.data.ids[ex.anchor_idx[i]]} ({label})" for i, label in zip(order, classes)]
-    upper = np.triu_indices(count, k=1)
-    off_a, off_b = sim_a[upper], sim_b[upper]
-    correlation = (float(np.corrcoef(off_a, off_b)[0, 1]) if count > 2 and off_a.std() > 0 and off_b.std() > 0
-                   else float("nan"))
-    both = np.concatenate([off_a, off_b])
+    upper = np.triu_indices(len(order), k=1)
+    both = np.concatenate([sim_a[upper], sim_b[upper]])
     zrange = (float(np.percentile(both, 1)), float(np.percentile(both, 99))) if len(both) else (0.0, 1.0)
-    return AnchorHeatmaps(sim_a, sim_b, names, classes, correlation, zrange)
+    return AnchorHeatmaps(sim_a, sim_b, names, classes, offdiagonal_correlation(sim_a, sim_b), zrange)
 
 
-def non_anchor_rows(ex: services.Explorer) -> np.ndarray:
+def non_anchor_rows(ex: spaces.Explorer) -> np.ndarray:
     return np.setdiff1d(np.arange(len(ex.data)), ex.anchor_idx)
 
 
-def relative_agreement(ex: services.Explorer) -> float:
+def relative_agreement(ex: spaces.Explorer) -> float:
     """Mean cosine between a sample's relative A and relative B vectors (samples that are not anchors)."""
     rows = non_anchor_rows(ex)
     return float(paired_cosine(ex.views.rel_a[rows], ex.views.rel_b[rows]).mean())
@@ -184,7 +113,7 @@ class TranslationQuality:
     top1: float  # fraction of samples whose translated B vector is nearest (cosine) to its own A vector
 
 
-def translation_quality(ex: services.Explorer) -> TranslationQuality:
+def translation_quality(ex: spaces.Explorer) -> TranslationQuality:
     """How well B's translated vectors land on A's, on the samples that are not anchors."""
     rows = non_anchor_rows(ex)
     translated, target = ex.views.translated_b[rows], ex.a[rows]

@@ -1,9 +1,11 @@
-"""The app's service layer: the only place that calls latent_core and owns caching.
+"""The shared base of the app's services: models, datasets, embeddings and the Explorer (what the Spaces and
+Similarity pages draw, and what the other pages start from).
 
-Models and datasets are cached per process with ``st.cache_resource``; embeddings go through the library's
-disk cache (and stay in memory once loaded); everything derived from them (anchors, views, maps, metrics)
-is cached with ``st.cache_data`` keyed by the settings that produce it, so a live control recomputes only
-what depends on it.
+Services are the app's only callers of ``latent_core`` beyond its error types, and they own caching. Models and
+datasets are cached per process with ``st.cache_resource``; embeddings go through the library's disk cache (and
+stay in memory once loaded); everything derived from them (anchors, views, maps, metrics) is cached keyed by the
+:class:`~latent_core.config.Scenario` and the live settings that produce it, so a live control recomputes only
+what depends on it. Long steps report through callbacks the views pass in (:data:`Tracker`); services never draw.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,26 +25,42 @@ import streamlit as st
 from PIL import Image
 
 from app import safety, uploads
-from app.components.progress import progress_bar
 from app.safety import UPLOAD_PREFIX, RefusedSpec
+from app.services import policy
 from app.state import Settings
-from latent_core.anchors import select_anchors
+from latent_core.config import Scenario
 from latent_core.data import Dataset, load_dataset, load_image_zip, load_table
 from latent_core.data import spec_kind as dataset_kind
 from latent_core.data.base import subsample
 from latent_core.embed import embed_dataset
-from latent_core.encoders import Encoder, PrecomputedEncoder, get_encoder, list_encoders
+from latent_core.encoders import Encoder, PrecomputedEncoder, get_encoder
 from latent_core.encoders import spec_kind as encoder_kind
-from latent_core.errors import AnchorIndexError, InvalidImageError, LatentCoreError
-from latent_core.explore import Views, agreement, anchor_similarity, class_mean_similarity, compute_views, space_metrics
-from latent_core.maps import map_2d, pca_2d
+from latent_core.errors import InvalidImageError
+from latent_core.explore import (
+    METRICS,
+    Views,
+    agreement,
+    anchor_similarity,
+    class_mean_similarity,
+    compute_views,
+    space_metrics,
+)
+from latent_core.maps import map_2d
 from latent_core.modality import check_modality
-
-Scenario = tuple[str, str, str, int | None, int]  # Settings.scenario
-
 
 LOG = logging.getLogger("latent_space_explorer")
 
+Report = Callable[[int, int], None]
+"""``report(done, total)``, the progress callback of latent_core."""
+Tracker = Callable[[str, str], AbstractContextManager[Report]]
+"""``tracker(role, spec)``: a context for one encoding that yields its ``report`` (a view draws it as a bar)."""
+
+
+def _untracked(role: str, spec: str) -> AbstractContextManager[Report]:
+    return nullcontext(lambda done, total: None)
+
+
+# ---- models and datasets -----------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False, max_entries=6)
 def encoder(spec: str) -> Encoder:
@@ -58,6 +77,7 @@ def encoder(spec: str) -> Encoder:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def dataset(spec: str, n: int | None, seed: int) -> Dataset:
+    """A dataset spec the app may open, subsampled to ``n`` (None: all) with ``seed``."""
     if spec.startswith(UPLOAD_PREFIX):
         path, options, shown = uploads.path_of(spec), uploads.options(spec), uploads.display(spec)
         source = io.BytesIO(path.read_bytes())
@@ -72,6 +92,11 @@ def dataset(spec: str, n: int | None, seed: int) -> Dataset:
     return load_dataset(spec, n=n, seed=seed)
 
 
+def scenario_data(scenario: Scenario) -> Dataset:
+    """The scenario's dataset (its spec, sample size and seed)."""
+    return dataset(scenario.dataset, scenario.n_samples, scenario.seed)
+
+
 def _check_kind(kind: str, what: str, instead: str) -> None:
     """Paths never, hub ids where the mode allows: the same rule as :func:`safety.admit` for links, applied again
     to whatever reaches a loader (presets, widgets)."""
@@ -81,6 +106,8 @@ def _check_kind(kind: str, what: str, instead: str) -> None:
         raise RefusedSpec(f"This server does not download {what} from the Hugging Face hub: pick an offline preset "
                           "in the sidebar, or " + instead + ".")
 
+
+# ---- embeddings ----------------------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
 def _loaded_spaces() -> dict[tuple, np.ndarray]:
@@ -96,39 +123,99 @@ def _locks() -> dict[tuple, threading.Lock]:
 _LOCKS_GUARD = threading.Lock()
 
 
-def _keyed_lock(key: tuple) -> threading.Lock:
+def keyed_lock(key: tuple) -> threading.Lock:
     """One lock per piece of shared work (an encoding, a set of maps): concurrent sessions wait on one computation
     instead of each starting its own."""
     with _LOCKS_GUARD:
         return _locks().setdefault(key, threading.Lock())
 
 
-def embeddings(encoder_spec: str, dataset_spec: str, n: int | None, seed: int,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """``[N, D]`` embeddings of the dataset by the encoder (memory, then disk cache, then encoding).
+def _space_key(spec: str, scenario: Scenario, captions: bool) -> tuple:
+    return spec, scenario.dataset, scenario.n_samples, scenario.seed, captions
+
+
+def is_loaded(spec: str, scenario: Scenario, captions: bool = False) -> bool:
+    """Whether :func:`embeddings` would answer from memory."""
+    return _space_key(spec, scenario, captions) in _loaded_spaces()
+
+
+def embeddings(spec: str, scenario: Scenario, *, captions: bool = False, role: str = "",
+               tracker: Tracker | None = None) -> np.ndarray:
+    """``[N, D]`` embeddings of the scenario's dataset (of its captions when ``captions``) by the encoder ``spec``:
+    memory, then disk cache (or the bundled copy), then encoding, reported through ``tracker(role, spec)``.
 
     Sessions that ask for the same embeddings at once share one computation (a per-key lock); if the session
     computing them stops (its browser left), the next waiting session computes them.
     """
-    key = (encoder_spec, dataset_spec, n, seed)
+    key = _space_key(spec, scenario, captions)
     store = _loaded_spaces()
     if key in store:
         return store[key]
-    with _keyed_lock(("embeddings", *key)):
+    with keyed_lock(("embeddings", *key)):
         if key not in store:
-            data = dataset(dataset_spec, n, seed)
-            model = encoder(encoder_spec)
-            if not isinstance(model, PrecomputedEncoder):  # uploaded vectors are aligned by rows instead
-                check_modality(encoder_spec, model.modality, dataset_spec, data.modality)
-            LOG.info("embedding %s with %s (disk cache first)", dataset_spec, encoder_spec)
-            store[key] = embed_dataset(model, data, progress=progress).cpu().numpy()
+            with (tracker or _untracked)(role, spec) as report:
+                data = scenario_data(scenario)
+                model = encoder(spec)
+                if not isinstance(model, PrecomputedEncoder):  # uploaded vectors are aligned by rows instead
+                    check_modality(spec, model.modality, scenario.dataset, "text" if captions else data.modality)
+                LOG.info("embedding %s%s with %s (disk cache first)", scenario.dataset, " captions" * captions, spec)
+                store[key] = embed_dataset(model, data, captions=captions, progress=report).cpu().numpy()
     return store[key]
+
+
+def load_spaces(scenario: Scenario, tracker: Tracker | None = None) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The dataset and both spaces (A's and B's embeddings), encoding what is missing."""
+    data = scenario_data(scenario)
+    a = embeddings(scenario.encoder_a, scenario, role="Encoder A", tracker=tracker)
+    b = embeddings(scenario.encoder_b, scenario, role="Encoder B", tracker=tracker)
+    return data, a, b
 
 
 def _pair(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """A's and B's embeddings of the scenario's dataset (already loaded: from memory)."""
-    return embeddings(scenario[0], *scenario[2:]), embeddings(scenario[1], *scenario[2:])
+    return embeddings(scenario.encoder_a, scenario), embeddings(scenario.encoder_b, scenario)
 
+
+# ---- anchors and splits (decided by policy, cached here) ------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def anchor_indices(scenario: Scenario, strategy: str, n_anchors: int, manual: tuple[str, ...]) -> np.ndarray:
+    """``[K]`` anchor rows of the explorer pages (:func:`policy.explorer_anchor_rows`)."""
+    data = scenario_data(scenario)
+    a = embeddings(scenario.encoder_a, scenario)
+    return policy.explorer_anchor_rows(a, data.labels, data.ids, strategy, n_anchors, manual, scenario.seed)
+
+
+def split_plan(settings: Settings) -> policy.AnchorPlan:
+    """The anchors the split pages use for the sidebar's setting (with why they differ, if they do)."""
+    n = len(scenario_data(settings.scenario))
+    return policy.split_plan(settings.strategy, settings.n_anchors, n)
+
+
+def split(settings: Settings) -> policy.Split:
+    """The split pages' split of the current scenario (one per scenario and anchor budget)."""
+    return _split(settings.scenario, split_plan(settings).count)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _split(scenario: Scenario, budget: int) -> policy.Split:
+    return policy.make_split(scenario_data(scenario).labels, budget, scenario.seed)
+
+
+def split_anchors(settings: Settings, strategy: str | None = None, count: int | None = None) -> np.ndarray:
+    """``[K]`` anchor rows of the split pages, drawn from the split's pool (default: the plan's strategy and
+    count)."""
+    plan = split_plan(settings)
+    return _split_anchors(settings.scenario, plan.count, strategy or plan.strategy, int(count or plan.count))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _split_anchors(scenario: Scenario, budget: int, strategy: str, count: int) -> np.ndarray:
+    data, a = scenario_data(scenario), embeddings(scenario.encoder_a, scenario)
+    return policy.split_anchor_rows(a, data.labels, _split(scenario, budget), strategy, count, scenario.seed)
+
+
+# ---- the Explorer ----------------------------------------------------------------------------------------------
 
 @dataclass
 class Explorer:
@@ -142,38 +229,11 @@ class Explorer:
     views: Views
     notes: list[str]  # warnings from fitting the views, shown to the user
 
-
-def load_spaces(settings: Settings, progress_area=None) -> tuple[Dataset, np.ndarray, np.ndarray]:
-    """The dataset and both spaces, with a progress bar per encoder while anything is being encoded."""
-    enc_a, enc_b, data_spec, n, seed = settings.scenario
-    data = dataset(data_spec, n, seed)
-    spaces = []
-    for role, spec in (("A", enc_a), ("B", enc_b)):
-        area = None if (spec, data_spec, n, seed) in _loaded_spaces() else progress_area
-        with progress_bar(area, f"Encoder {role}: loading {spec}…",
-                          lambda done, total, r=role: f"Encoder {r}: embedded {done} of {total} samples") as report:
-            spaces.append(embeddings(spec, data_spec, n, seed, report))
-    return data, spaces[0], spaces[1]
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def anchor_indices(scenario: Scenario, strategy: str, n_anchors: int, manual: tuple[str, ...]) -> np.ndarray:
-    """``[K]`` anchor rows: the manual ids in order, or ``n_anchors`` chosen by ``strategy`` on A's space."""
-    data = dataset(*scenario[2:])
-    if strategy == "manual":
-        position = {sample_id: i for i, sample_id in enumerate(data.ids)}
-        missing = [m for m in manual if m not in position]
-        if missing:
-            raise AnchorIndexError(f"Manual anchors not in this dataset: {', '.join(missing[:5])}. Pick them again.")
-        if len(manual) < 2:
-            raise AnchorIndexError("Pick at least 2 manual anchors (from the list, or with a box/lasso selection "
-                                   "and 'Use selection as anchors'), or choose another anchor strategy.")
-        return np.array([position[m] for m in manual], dtype=np.int64)
-    a = embeddings(scenario[0], *scenario[2:])
-    if n_anchors > len(data):
-        raise AnchorIndexError(f"{n_anchors} anchors asked for, but the dataset has {len(data)} samples. "
-                               f"Lower the anchor count or raise the sample size.")
-    return select_anchors(a, n_anchors, strategy, labels=data.labels, seed=scenario[4]).numpy()
+    @property
+    def key(self) -> tuple:
+        """What the views depend on (scenario, anchors, projection, translator): a key for shared work."""
+        settings = self.settings
+        return settings.scenario, tuple(int(i) for i in self.anchor_idx), settings.projection, settings.translator
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -194,22 +254,15 @@ def views(scenario: Scenario, anchors: tuple[int, ...], projection: str, transla
     return _views_with_notes(scenario, anchors, projection, translator)[0]
 
 
-def explorer(settings: Settings, progress_area=None) -> Explorer:
-    data, a, b = load_spaces(settings, progress_area)
+def explorer(settings: Settings, tracker: Tracker | None = None) -> Explorer:
+    data, a, b = load_spaces(settings.scenario, tracker)
     anchors = anchor_indices(settings.scenario, settings.strategy, settings.n_anchors, settings.manual_anchors)
     view, notes = _views_with_notes(settings.scenario, tuple(int(i) for i in anchors), settings.projection,
                                     settings.translator)
     return Explorer(settings=settings, data=data, a=a, b=b, anchor_idx=anchors, views=view, notes=notes)
 
 
-def view_key(ex: Explorer) -> tuple:
-    """What the explorer's views depend on (scenario, anchors, projection, translator): a key for shared work."""
-    return _view_key(ex)
-
-
-def _view_key(ex: Explorer) -> tuple:
-    return ex.settings.scenario, tuple(int(i) for i in ex.anchor_idx), ex.settings.projection, ex.settings.translator
-
+# ---- 2-D maps --------------------------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
 def _map_memo() -> OrderedDict:
@@ -221,7 +274,7 @@ MAP_MEMO_SIZE = 24
 
 def maps_ready(ex: Explorer, kind: str) -> bool:
     """Whether :func:`panel_maps` would answer at once (already computed in this process)."""
-    return (_view_key(ex), kind) in _map_memo()
+    return (ex.key, kind) in _map_memo()
 
 
 def panel_maps(ex: Explorer, kind: str, progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
@@ -230,9 +283,9 @@ def panel_maps(ex: Explorer, kind: str, progress: Callable[[str], None] | None =
 
     Kept in memory per process (and UMAP / t-SNE on disk by ``map_2d``); ``progress(message)`` reports steps.
     """
-    key = (_view_key(ex), kind)
+    key = (ex.key, kind)
     memo = _map_memo()
-    with _keyed_lock(("maps", *key)):
+    with keyed_lock(("maps", *key)):
         return _fill_maps(memo, key, ex, kind, progress)
 
 
@@ -249,29 +302,32 @@ def _fill_maps(memo: OrderedDict, key: tuple, ex: Explorer, kind: str, progress)
     return memo[key]
 
 
+# ---- comparisons -----------------------------------------------------------------------------------------------
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _agreement(view_key: tuple, k: int) -> dict[str, np.ndarray]:
-    scenario = view_key[0]
-    a, b = _pair(scenario)
+    a, b = _pair(view_key[0])
     return agreement(a, b, views(*view_key), k)
 
 
 def neighbour_agreement(ex: Explorer, k: int = 10) -> dict[str, np.ndarray]:
-    return _agreement(_view_key(ex), k)
+    return _agreement(ex.key, k)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _metrics(view_key: tuple, k: int) -> pd.DataFrame:
-    scenario = view_key[0]
-    a, b = _pair(scenario)
+def _metrics(view_key: tuple, k: int, names: tuple[str, ...]) -> pd.DataFrame:
+    a, b = _pair(view_key[0])
     return space_metrics(a, b, views(*view_key), k)
 
 
 def metrics(ex: Explorer, k: int = 10) -> pd.DataFrame:
-    return _metrics(_view_key(ex), k)
+    """One row per comparison, one column per metric of :data:`latent_core.explore.METRICS` (the registered names
+    are part of the cache key: a metric registered later gets its column)."""
+    return _metrics(ex.key, k, tuple(METRICS))
 
 
 def anchor_heatmaps(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:
+    """``[K, K]`` cosines between the anchors, in A and in B."""
     return anchor_similarity(ex.a, ex.anchor_idx), anchor_similarity(ex.b, ex.anchor_idx)
 
 
@@ -281,33 +337,7 @@ def class_means(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:
             class_mean_similarity(ex.b, ex.data.labels, n_classes))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def pca_map(matrix: np.ndarray) -> np.ndarray:
-    return pca_2d(matrix)
-
-
-def check_dataset(spec: str) -> Dataset:
-    """Load a dataset spec now (so a bad upload fails here, with its message, not on another page)."""
-    return dataset(spec, None, 0)
-
-
-def check_embeddings(encoder_spec: str, settings: Settings) -> np.ndarray:
-    """Read uploaded embeddings against the current dataset: rows must align with its samples."""
-    return embeddings(encoder_spec, *settings.scenario[2:])
-
-
-def encoder_reads(spec: str, modality: str) -> bool:
-    """Whether the encoder spec embeds this modality (without loading it)."""
-    infos = {info.spec: info.modality for info in list_encoders()}
-    if spec in infos:
-        return infos[spec] == modality
-    if spec.startswith(UPLOAD_PREFIX):
-        return False  # uploaded vectors belong to one dataset
-    try:
-        return encoder(spec).modality == modality
-    except LatentCoreError:
-        return False
-
+# ---- one input -------------------------------------------------------------------------------------------------
 
 MAX_UPLOAD_PIXELS = 50_000_000
 

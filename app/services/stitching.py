@@ -1,6 +1,6 @@
-"""Service layer of the stitching lab: stitching tables, anchor curves, the confusion matrix of a stitched head,
-and live predictions. Results that take seconds to minutes are kept on disk (``LATENT_CACHE_DIR/stitching``)
-and in memory, keyed by everything that produces them.
+"""Services of the Stitching lab: stitching tables, anchor curves, the confusion matrix of a stitched head, and
+live predictions. Results that take seconds to minutes are kept on disk (``LATENT_CACHE_DIR/stitching``) and in
+memory, keyed by everything that produces them. Anchors and the split come from :mod:`app.services.policy`.
 """
 
 from __future__ import annotations
@@ -16,42 +16,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import streamlit as st
-from sklearn.metrics import confusion_matrix
 
-from app import services
-from app.state import RELATIVE_PROJECTIONS, Settings
+from app import state
+from app.services import spaces
+from app.services.policy import split_budget, test_size_for
+from app.state import Settings
 from latent_core.cache import try_write_bytes
-from latent_core.config import cache_subdir
-from latent_core.errors import InvalidParameterError
+from latent_core.config import Scenario, cache_subdir
 from latent_core.heads import make_head
-from latent_core.stitching import (
-    Stitcher,
-    anchor_sweep,
-    draw_anchors,
-    max_anchor_count,
-    split_indices,
-    stitch_benchmark,
-    test_count,
-)
+from latent_core.metrics import confusion_matrix
+from latent_core.stitching import Stitcher, anchor_sweep, stitch_benchmark, summarize
 from latent_core.translate import TRANSLATORS
 
-TABLE_METHODS = ("absolute", *[f"relative:{p}" for p in RELATIVE_PROJECTIONS],
-                 *[f"translate:{t}" for t in TRANSLATORS if t != "inverse_relative"], "translate:inverse_relative")
-LIVE_METHODS = ("relative:cosine", "relative:cosine+center", "translate:procrustes", "translate:linear",
-                "translate:inverse_relative")
 SWEEP_METHODS = ("absolute", "relative:cosine", "translate:procrustes")
 SWEEP_STRATEGIES = ("random", "stratified", "kmeans", "fps")
+SWEEP_LADDER = (5, 10, 25, 50, 100, 200, 300, 500, 700, 1000)
 FORMAT = "1"
 
 
-def test_size_for(n: int) -> int:
-    """A test set of 40% of the samples, at most 900 (the papers' BBC split)."""
-    return max(1, min(900, int(round(0.4 * n))))
+def table_methods() -> tuple[str, ...]:
+    """The stitching table's rows: absolute, every relative projection the app offers, every translator
+    (from the registries: a translator registered at runtime gets its row)."""
+    return ("absolute", *[f"relative:{p}" for p in state.relative_projections()],
+            *[f"translate:{t}" for t in TRANSLATORS])
 
 
-def anchor_budget(settings: Settings, n: int) -> int:
-    """The anchor count the stitching lab uses: the sidebar's, capped by what the data can hold."""
-    return max(2, min(settings.n_anchors, max_anchor_count(n, test_size_for(n), min_train=max(10, n // 10))))
+def live_methods() -> tuple[str, ...]:
+    """The live panel's choices: the two relative views and every translator registered as ``live``."""
+    return ("relative:cosine", "relative:cosine+center",
+            *[f"translate:{t}" for t in TRANSLATORS if TRANSLATORS.meta(t).get("live", True)])
 
 
 def _key(**parts: Any) -> str:
@@ -83,10 +76,14 @@ def _disk_frame(key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     return frame
 
 
+def _scenario_key(scenario: Scenario) -> list:
+    return [scenario.encoder_a, scenario.encoder_b, scenario.dataset, scenario.n_samples, scenario.seed]
+
+
 def _table_key(settings: Settings, n: int, seeds: tuple[int, ...]) -> str:
-    return _key(kind="table", scenario=settings.scenario, n_anchors=anchor_budget(settings, n),
-                strategy=settings.strategy if settings.strategy != "manual" else "random", seeds=seeds,
-                methods=TABLE_METHODS, test=test_size_for(n))
+    plan = spaces.split_plan(settings)
+    return _key(kind="table", scenario=_scenario_key(settings.scenario), n_anchors=plan.count, strategy=plan.strategy,
+                seeds=seeds, methods=table_methods(), test=test_size_for(n))
 
 
 def cached_table(settings: Settings, n: int, seeds: tuple[int, ...]) -> pd.DataFrame | None:
@@ -95,27 +92,33 @@ def cached_table(settings: Settings, n: int, seeds: tuple[int, ...]) -> pd.DataF
 
 def stitching_table(settings: Settings, seeds: tuple[int, ...], progress=None) -> pd.DataFrame:
     """One row per (seed, method): stitched accuracy, A's own (no-stitch) and B's own accuracy, chance."""
-    data, a, b = services.load_spaces(settings)
-    n = len(data)
+    data, a, b = spaces.load_spaces(settings.scenario)
+    n, plan = len(data), spaces.split_plan(settings)
 
     def compute() -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # rank-deficient fits are expected in a sweep
-            return stitch_benchmark(a, b, data.labels, methods=TABLE_METHODS, n_anchors=anchor_budget(settings, n),
-                                    strategy=settings.strategy if settings.strategy != "manual" else "random",
-                                    test_size=test_size_for(n), seeds=seeds, progress=progress)
+            return stitch_benchmark(a, b, data.labels, methods=table_methods(), n_anchors=plan.count,
+                                    strategy=plan.strategy, test_size=test_size_for(n), seeds=seeds,
+                                    progress=progress)
 
     return _disk_frame(_table_key(settings, n, seeds), compute)
 
 
-def _sweep_key(settings: Settings, n: int, counts: tuple[int, ...]) -> str:
-    return _key(kind="sweep", scenario=settings.scenario, counts=counts, methods=SWEEP_METHODS,
-                strategies=SWEEP_STRATEGIES, test=test_size_for(n))
+def summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per method."""
+    return summarize(results)
 
 
 def sweep_counts(settings: Settings, n: int) -> tuple[int, ...]:
-    top = anchor_budget(settings, n)
-    return tuple(sorted({c for c in (5, 10, 25, 50, 100, 200, 300, 500, 700, 1000) if c < top} | {top}))
+    """The anchor counts of the curves: a ladder up to the split pages' count for ``n`` samples."""
+    top = split_budget(settings.n_anchors, n)
+    return tuple(sorted({c for c in SWEEP_LADDER if c < top} | {top}))
+
+
+def _sweep_key(settings: Settings, n: int, counts: tuple[int, ...]) -> str:
+    return _key(kind="sweep", scenario=_scenario_key(settings.scenario), counts=counts, methods=SWEEP_METHODS,
+                strategies=SWEEP_STRATEGIES, test=test_size_for(n))
 
 
 def cached_sweep(settings: Settings, n: int) -> pd.DataFrame | None:
@@ -124,7 +127,7 @@ def cached_sweep(settings: Settings, n: int) -> pd.DataFrame | None:
 
 def anchor_curves(settings: Settings, progress=None) -> pd.DataFrame:
     """Accuracy against the number of anchors, for each anchor strategy (seed = the sidebar's)."""
-    data, a, b = services.load_spaces(settings)
+    data, a, b = spaces.load_spaces(settings.scenario)
     n = len(data)
     counts = sweep_counts(settings, n)
 
@@ -149,27 +152,24 @@ class LiveModel:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _live_model(scenario: tuple, n_anchors: int, strategy: str, method: str, seed: int) -> LiveModel:
-    settings = Settings(*scenario[:3], n_samples=scenario[3], seed=scenario[4])
-    data, a, b = services.load_spaces(settings)
-    n = len(data)
-    pool, train, test = split_indices(data.labels, n_anchors=n_anchors, test_size=test_size_for(n), seed=seed)
-    anchors = draw_anchors(a, data.labels, pool, n_anchors, strategy, seed)
+def _live_model(scenario: Scenario, split_budget: int, strategy: str, count: int, method: str) -> LiveModel:
+    data, a, b = spaces.load_spaces(scenario)
+    split = spaces._split(scenario, split_budget)
+    anchors = spaces._split_anchors(scenario, split_budget, strategy, count)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        stitcher = Stitcher(method, seed=seed).fit(a, b, data.labels, anchor_idx=anchors, train_idx=train)
-    head_a = make_head("logreg", seed).fit(a[train], data.labels[train])
-    head_b = make_head("logreg", seed).fit(b[train], data.labels[train])
-    return LiveModel(stitcher, head_a, head_b, test, stitcher.classes_)
+        stitcher = Stitcher(method, seed=scenario.seed).fit(a, b, data.labels, anchor_idx=anchors,
+                                                             train_idx=split.train)
+    head_a = make_head("logreg", scenario.seed).fit(a[split.train], data.labels[split.train])
+    head_b = make_head("logreg", scenario.seed).fit(b[split.train], data.labels[split.train])
+    return LiveModel(stitcher, head_a, head_b, split.test, stitcher.classes_)
 
 
 def live_model(settings: Settings, method: str) -> LiveModel:
-    data = services.dataset(*settings.scenario[2:])
-    strategy = settings.strategy if settings.strategy != "manual" else "random"
-    if test_count(test_size_for(len(data)), len(data)) + 12 > len(data):
-        raise InvalidParameterError(f"{len(data)} samples are too few to train and test a stitched head; "
-                                    "raise the sample size.")
-    return _live_model(settings.scenario, anchor_budget(settings, len(data)), strategy, method, settings.seed)
+    """The stitched head of the live panel, on the split pages' split and anchors (:mod:`app.services.policy`)."""
+    plan = spaces.split_plan(settings)
+    spaces.split(settings)  # raises when the data is too small to split
+    return _live_model(settings.scenario, plan.count, plan.strategy, plan.count, method)
 
 
 @dataclass
@@ -183,7 +183,9 @@ class Prediction:
 
 def encode_input(settings: Settings, item) -> tuple[np.ndarray, np.ndarray]:
     """One input (a text or a PIL image) through encoders A and B: ``([1, D_a], [1, D_b])``."""
-    return tuple(services.encoder(spec).encode([item]).cpu().numpy() for spec in settings.scenario[:2])
+    scenario = settings.scenario
+    return tuple(spaces.encoder(spec).encode([item]).cpu().numpy() for spec in (scenario.encoder_a,
+                                                                                 scenario.encoder_b))
 
 
 def predict(model: LiveModel, embedding_a: np.ndarray, embedding_b: np.ndarray, k: int = 5) -> Prediction:
@@ -195,15 +197,16 @@ def predict(model: LiveModel, embedding_a: np.ndarray, embedding_b: np.ndarray, 
 
 def stitched_confusion(settings: Settings, model: LiveModel) -> tuple[np.ndarray, float]:
     """Confusion matrix (rows: true class, columns: predicted) of the stitched head on B's test samples."""
-    data, _, b = services.load_spaces(settings)
+    data, _, b = spaces.load_spaces(settings.scenario)
     test = model.test_idx
     predicted = model.stitcher.predict(b[test])
-    matrix = confusion_matrix(data.labels[test], predicted, labels=np.arange(len(data.label_names)))
+    matrix = confusion_matrix(data.labels[test], predicted, len(data.label_names))
     return matrix, float((predicted == data.labels[test]).mean())
 
 
 def token_limit(settings: Settings) -> int | None:
     """The fewest tokens either text encoder reads per input (None when neither says)."""
-    limits = [services.encoder(spec).max_tokens for spec in settings.scenario[:2]]
+    scenario = settings.scenario
+    limits = [spaces.encoder(spec).max_tokens for spec in (scenario.encoder_a, scenario.encoder_b)]
     known = [n for n in limits if n]
     return min(known) if known else None

@@ -10,15 +10,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import services
-from app import services_crossmodal as xm
 from app.components import sidebar
 from app.components.export import figure_downloads
 from app.components.feedback import show_error
 from app.components.heatmaps import heatmap
+from app.components.progress import encoding_bars
 from app.safety import html, md
-from latent_core.crossmodal import class_prompts
-from latent_core.data.images import fashion_mnist_available
+from app.services import crossmodal, spaces
+from app.services.crossmodal import class_prompts
 from latent_core.errors import InvalidImageError, InvalidParameterError, LatentCoreError
 
 GALLERY_SIZE = 16
@@ -55,10 +54,6 @@ def _refill_prompts(label_names: list[str]) -> None:
 def _reset_prompts(label_names: list[str], template: str) -> None:
     st.session_state["xm-template"] = template
     _refill_prompts(label_names)
-
-
-def _short(spec: str) -> str:
-    return spec.split("/")[-1].split(":")[-1]
 
 
 PROMPT_CHARS = 300  # a class prompt (the text encoders read about 256 tokens anyway)
@@ -115,18 +110,19 @@ def scores_figure(values: np.ndarray, label_names: list[str], prompts: tuple[str
 # ---- page --------------------------------------------------------------------------------------------------
 
 st.title("Cross-modal: classify images with words")
-setup = xm.current_setup()
+setup = crossmodal.current_setup()
 seed = sidebar.current().seed
 st.caption(
     f"**ASIF** (Norelli et al., 2022): the image encoder `{setup.image_encoder}` and the text encoder "
     f"`{setup.text_encoder}` were trained apart. Image/caption pairs connect them: an image is described by its "
     "similarity to the anchor images, a prompt by its similarity to the anchor captions, and the two descriptions "
     "are compared. No training. These models are fixed on this page (the sidebar's encoders do not apply); the "
-    f"sidebar seed ({seed}) draws the anchor pairs."
+    f"sidebar seed ({seed}) draws the anchor pairs. Their number is set by this page's slider: image/caption "
+    "pairs are not the sidebar's anchors, which the other pages share."
 )
 progress_area = st.container()
 try:
-    pairs = xm.load_pairs(setup, progress_area)
+    pairs = crossmodal.load_pairs(setup, encoding_bars(progress_area, crossmodal.ROLE_NOUNS.get))
 except LatentCoreError as error:
     show_error(error)
     st.stop()
@@ -136,12 +132,12 @@ st.caption(f"Dataset **{md(data.name, 60)}**: {len(data)} images with captions (
            "sample seed "
            f"{setup.sample_seed}) · image space {pairs.images.shape[1]}-d · text space {pairs.captions.shape[1]}-d · "
            f"ASIF top-{setup.topk}, power {setup.power:g}")
-if setup.dataset == "captions" and not fashion_mnist_available():
+if setup.dataset == "captions" and not crossmodal.fashion_mnist_available():
     st.info("Fashion-MNIST is not installed here, so this page uses the scikit-learn digits. For clothing images: "
             "`sudo apt-get install dataset-fashion-mnist`, then restart the app.", icon="ℹ️")
 
 # ---- controls: anchor pairs and prompts
-limit = xm.max_pairs(len(data))
+limit = crossmodal.max_pairs(len(data))
 _keep("xm-pairs", min(setup.n_pairs, limit))
 st.session_state["xm-pairs"] = min(max(st.session_state["xm-pairs"], 2), limit)
 _keep("xm-template", setup.template)
@@ -186,7 +182,7 @@ if empty:
 n_pairs = int(st.session_state["xm-pairs"])
 try:
     with st.spinner("Embedding the prompts…"):
-        result = xm.asif_result(setup, seed, n_pairs, prompts)
+        result = crossmodal.asif_result(setup, seed, n_pairs, prompts)
 except LatentCoreError as error:
     show_error(error)
     st.stop()
@@ -216,12 +212,12 @@ with right:
     if not len(picked):
         st.caption(f"No {show} images.")
     else:
-        st.image([xm.thumbnail(data.items[result.test[j]]) for j in picked], width=84,
+        st.image([crossmodal.thumbnail(data.items[result.test[j]]) for j in picked], width=84,
                  caption=[f"✓ {label_names[truth[j]]}" if result.predicted[j] == truth[j]
                           else f"✗ {label_names[result.predicted[j]]} (true: {label_names[truth[j]]})"
                           for j in picked])
 
-curve = xm.accuracy_curve(setup, seed, prompts)
+curve = crossmodal.accuracy_curve(setup, seed, prompts)
 if len(curve):
     figure = curve_figure(curve, n_pairs)
     st.plotly_chart(figure, key="xm-curve")
@@ -243,9 +239,9 @@ true_name = ""
 if upload is not None:
     content = upload.getvalue()
     try:
-        image = services.read_image(content, upload.name)
+        image = spaces.read_image(content, upload.name)
         with st.spinner(f"Embedding {upload.name} with {setup.image_encoder}…"):
-            vector = xm.image_embedding(setup.image_encoder, content, upload.name)
+            vector = crossmodal.image_embedding(setup.image_encoder, content, upload.name)
     except InvalidImageError as error:
         image = None
         st.error(f"{md(error, 600)}\n\n**What to do:** upload a PNG or JPEG picture (one object, any size), or "
@@ -257,21 +253,21 @@ if upload is not None:
 elif sample is not None:
     image, vector, true_name = data.items[sample], pairs.images[sample], label_names[data.labels[sample]]
 if vector is not None:
-    one = xm.image_result(setup, seed, n_pairs, prompts, vector)
+    one = crossmodal.image_result(setup, seed, n_pairs, prompts, vector)
     guess = label_names[int(np.argmax(one.scores))]
     with left:
-        st.image(xm.thumbnail(image, 168), caption=f"predicted: {guess}" + (f" · true: {true_name}" if true_name
+        st.image(crossmodal.thumbnail(image, 168), caption=f"predicted: {guess}" + (f" · true: {true_name}" if true_name
                                                                               else ""))
     with right:
         st.plotly_chart(scores_figure(one.scores, label_names, prompts, "ASIF score per class prompt",
                                       "cosine in the anchor-pair space"), key="xm-image-scores")
     st.markdown("**The anchor images it is most similar to** (their captions are what ASIF reads)")
-    st.image([xm.thumbnail(data.items[r]) for r in one.neighbours], width=84,
+    st.image([crossmodal.thumbnail(data.items[r]) for r in one.neighbours], width=84,
              caption=[f"{data.captions[r]} ({s:.2f})" for r, s in zip(one.neighbours, one.similarity)])
 
 # ---- CLIP
 st.subheader("CLIP zero-shot")
-problem = xm.clip_problem(setup)
+problem = crossmodal.clip_problem(setup)
 if problem is not None:
     st.info("CLIP compares images and prompts directly (no anchor pairs), but it needs its pretrained "
             f"`{setup.clip_model}` weights from the Hugging Face hub once. Run the app once with internet access "
@@ -283,8 +279,8 @@ elif st.toggle(f"Run CLIP `{setup.clip_model}` on the same test images and promp
                help="Encodes the page's images with CLIP's image tower once (cached on disk afterwards)."):
     clip_progress = st.container()
     try:
-        xm.load_clip_images(setup, clip_progress)
-        clip = xm.clip_result(setup, seed, n_pairs, prompts)
+        crossmodal.load_clip_images(setup, encoding_bars(clip_progress, crossmodal.ROLE_NOUNS.get))
+        clip = crossmodal.clip_result(setup, seed, n_pairs, prompts)
     except LatentCoreError as error:
         show_error(error)
         st.stop()
@@ -292,8 +288,8 @@ elif st.toggle(f"Run CLIP `{setup.clip_model}` on the same test images and promp
     first.metric("CLIP accuracy", f"{clip.accuracy:.1%}", help="Same test images and prompts as ASIF above.")
     second.metric("ASIF accuracy", f"{result.accuracy:.1%}")
     if vector is not None:
-        clip_vector = (xm.image_embedding(setup.clip_image, content, upload.name) if content is not None
-                       else xm.load_clip_images(setup)[sample])
-        probabilities = xm.clip_probabilities(setup, prompts, clip_vector)
+        clip_vector = (crossmodal.image_embedding(setup.clip_image, content, upload.name) if content is not None
+                       else crossmodal.load_clip_images(setup)[sample])
+        probabilities = crossmodal.clip_probabilities(setup, prompts, clip_vector)
         st.plotly_chart(scores_figure(probabilities, label_names, prompts, "CLIP probability per class prompt",
                                       "softmax of 100 × cosine"), key="xm-clip-scores")

@@ -15,20 +15,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import lesson, services
-from app import services_crossmodal as xm
-from app import services_lesson as learn
+from app import lesson, state
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import show_error
 from app.components.heatmaps import heatmap
-from app.safety import html, md
-from app.state import RELATIVE_PROJECTIONS
-from app.uploads import short_name
-from latent_core.anchors import STRATEGIES
-from latent_core.crossmodal import class_prompts
+from app.components.progress import encoding_bars
+from app.safety import md
+from app.services import crossmodal, learn, spaces
+from app.uploads import plot_name
 from latent_core.errors import LatentCoreError
-from latent_core.translate import TRANSLATORS
 
 STEP = "learn_step"  # 0-based index of the step shown
 VALUE = "learn_value_{}".format  # a control's value, kept while its widget is not drawn
@@ -147,7 +143,7 @@ def class_blocks(figure: go.Figure, names: list[str], classes: list[str]) -> go.
     return figure
 
 
-def map_panel(coords: np.ndarray, ex: services.Explorer, title: str, *, overlay: np.ndarray | None = None,
+def map_panel(coords: np.ndarray, ex: spaces.Explorer, title: str, *, overlay: np.ndarray | None = None,
               anchors: bool = True, height: int = 470) -> go.Figure:
     none = np.zeros(len(ex.data), dtype=bool)
     rows = proj.display_index(len(ex.data), seed=ex.settings.seed)
@@ -155,13 +151,17 @@ def map_panel(coords: np.ndarray, ex: services.Explorer, title: str, *, overlay:
                               selected=none, rows=rows, overlay=overlay, height=height)
 
 
-def short(spec: str) -> str:
-    return html(short_name(spec))  # Plotly titles render tags
+
+def anchor_note(settings) -> None:
+    """Why the accuracies use other anchors than the sidebar's setting, when they do."""
+    note = learn.plan(settings).note
+    if note:
+        st.caption(f"ℹ️ {note}")
 
 
 # ---- the steps -----------------------------------------------------------------------------------------------
 
-def step_incompatible(step: lesson.Step, ex: services.Explorer) -> None:
+def step_incompatible(step: lesson.Step, ex: spaces.Explorer) -> None:
     settings = ex.settings
     feed = persisted(st.radio, step.control, "feed", "b", valid=lambda v: v in FEEDS, options=list(FEEDS),
                      format_func=FEEDS.get, horizontal=True, help=step.control_help)
@@ -172,13 +172,13 @@ def step_incompatible(step: lesson.Step, ex: services.Explorer) -> None:
     st.markdown(f"**Accuracy on {result.n_test} test samples** (logistic regression trained on {result.n_train} "
                 f"samples of A): on A **{result.a_accuracy:.3f}** · on {other} **{result.accuracy:.3f}** · "
                 f"chance {result.chance:.3f}")
-    maps = services.panel_maps(ex, "pca")
+    maps = spaces.panel_maps(ex, "pca")
     left, middle, right = st.columns([5, 5, 3])
     with left:
-        chart(map_panel(maps["abs_a"], ex, f"A: {short(settings.encoder_a)} ({ex.a.shape[1]}-d), PCA",
+        chart(map_panel(maps["abs_a"], ex, f"A: {plot_name(settings.encoder_a)} ({ex.a.shape[1]}-d), PCA",
                         anchors=False), "learn-1-map-a")
     with middle:
-        chart(map_panel(maps["abs_b"], ex, f"B: {short(settings.encoder_b)} ({ex.b.shape[1]}-d), PCA",
+        chart(map_panel(maps["abs_b"], ex, f"B: {plot_name(settings.encoder_b)} ({ex.b.shape[1]}-d), PCA",
                         anchors=False), "learn-1-map-b")
     with right:
         label = "on B (raw)" if feed == "b" else "on A rotated"
@@ -193,7 +193,7 @@ def step_incompatible(step: lesson.Step, ex: services.Explorer) -> None:
                    f"A's size before A's classifier reads them. {len(split.test)} test samples, stratified.")
 
 
-def step_angles(step: lesson.Step, ex: services.Explorer) -> None:
+def step_angles(step: lesson.Step, ex: spaces.Explorer) -> None:
     top = min(len(ex.anchor_idx), learn.HEATMAP_MAX)
     count = persisted(st.slider, step.control, "heatmap_count", min(top, 60), valid=lambda v: 2 <= v <= top,
                       min_value=2, max_value=max(top, 3), help=step.control_help)
@@ -203,7 +203,7 @@ def step_angles(step: lesson.Step, ex: services.Explorer) -> None:
     left, right = st.columns(2)
     panels = ((left, maps.sim_a, "A", ex.settings.encoder_a), (right, maps.sim_b, "B", ex.settings.encoder_b))
     for column, matrix, role, spec in panels:
-        title, key = f"cosine between anchors in {role} ({short(spec)})", f"learn-2-heat-{role.lower()}"
+        title, key = f"cosine between anchors in {role} ({plot_name(spec)})", f"learn-2-heat-{role.lower()}"
         with column:
             chart(class_blocks(heatmap(matrix, title, x=maps.names, y=maps.names, zrange=maps.zrange, height=560),
                                maps.names, maps.classes), key)
@@ -211,12 +211,13 @@ def step_angles(step: lesson.Step, ex: services.Explorer) -> None:
                "(each anchor with itself, 1) is off the scale. Lines separate the classes.")
 
 
-def step_relative(step: lesson.Step, ex: services.Explorer) -> None:
+def step_relative(step: lesson.Step, ex: spaces.Explorer) -> None:
     projection = persisted(st.selectbox, step.control, "projection", ex.settings.projection,
-                           valid=lambda v: v in RELATIVE_PROJECTIONS, options=list(RELATIVE_PROJECTIONS),
+                           valid=lambda v: v in state.relative_projections(),
+                           options=list(state.relative_projections()),
                            help=step.control_help)
     view = learn.with_views(ex.settings, projection=projection)
-    maps = services.panel_maps(view, "pca")
+    maps = spaces.panel_maps(view, "pca")
     agreement = learn.relative_agreement(view)
     st.markdown(f"**{len(view.anchor_idx)} anchors**, similarity **{projection}** · mean cosine between a sample's "
                 f"relative A and relative B vectors: **{agreement:.3f}** (1 = identical)")
@@ -228,7 +229,7 @@ def step_relative(step: lesson.Step, ex: services.Explorer) -> None:
         chart(map_panel(maps["rel_b"], view, "relative B, placed by relative A's PCA"), "learn-3-rel-b")
 
 
-def step_stitching(step: lesson.Step, ex: services.Explorer) -> None:
+def step_stitching(step: lesson.Step, ex: spaces.Explorer) -> None:
     direction = persisted(st.radio, step.control, "direction", "a_to_b", valid=lambda v: v in DIRECTIONS,
                           options=list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True,
                           help=step.control_help)
@@ -241,6 +242,7 @@ def step_stitching(step: lesson.Step, ex: services.Explorer) -> None:
     st.markdown(f"**{relative.n_anchors} anchors · {relative.n_train} training and {relative.n_test} test samples** "
                 f"· stitched ({method}): **{relative.accuracy:.3f}** · absolute on {target}: "
                 f"**{absolute.accuracy:.3f}** · no stitch ({source} on {source}): **{relative.a_accuracy:.3f}**")
+    anchor_note(ex.settings)
     own, other = f"on {source} (no stitch)", f"on {target} (stitched)"
     bars = {own: [absolute.a_accuracy, relative.a_accuracy], other: [absolute.accuracy, relative.accuracy]}
     groups = [f"absolute classifier<br>(raw vectors of {source})", f"relative classifier<br>({method})"]
@@ -248,11 +250,12 @@ def step_stitching(step: lesson.Step, ex: services.Explorer) -> None:
                         {own: COLOURS[source], other: COLOURS[target]}), "learn-4-accuracy")
 
 
-def step_translation(step: lesson.Step, ex: services.Explorer) -> None:
+def step_translation(step: lesson.Step, ex: spaces.Explorer) -> None:
     translator = persisted(st.selectbox, step.control, "translator", ex.settings.translator,
-                           valid=lambda v: v in TRANSLATORS, options=list(TRANSLATORS), help=step.control_help)
+                           valid=lambda v: v in state.choices("translator"),
+                           options=list(state.choices("translator")), help=step.control_help)
     view = learn.with_views(ex.settings, translator=translator)
-    maps = services.panel_maps(view, "pca")
+    maps = spaces.panel_maps(view, "pca")
     quality = learn.translation_quality(view)
     st.markdown(f"**{translator}** fitted on {len(view.anchor_idx)} anchors · on the other samples: mean cosine "
                 f"between A and translated B **{quality.mean_cosine:.3f}** · translated B's nearest A vector is its "
@@ -263,18 +266,19 @@ def step_translation(step: lesson.Step, ex: services.Explorer) -> None:
                     overlay=maps["translated"], anchors=False, height=620), "learn-5-translated")
 
 
-def step_anchors(step: lesson.Step, ex: services.Explorer) -> None:
+def step_anchors(step: lesson.Step, ex: spaces.Explorer) -> None:
     settings = ex.settings
     split = learn.lesson_split(settings)
     top = split.max_anchors
+    strategies = state.drawn_strategies()
     left, right = st.columns([3, 2])
     with left:
         count = persisted(st.slider, f"{step.control}: how many", "anchor_count", split.n_anchors,
                           valid=lambda v: 2 <= v <= top, min_value=2, max_value=top, help=step.control_help)
     with right:
         strategy = persisted(st.selectbox, f"{step.control}: which", "anchor_strategy",
-                             settings.strategy if settings.strategy in STRATEGIES else "random",
-                             valid=lambda v: v in STRATEGIES, options=list(STRATEGIES),
+                             learn.plan(settings).strategy, valid=lambda v: v in strategies,
+                             options=list(strategies),
                              help="random; stratified: the same number per class; kmeans: the sample nearest each "
                                   "centroid; fps: farthest point sampling")
     method = learn.relative_method(settings)
@@ -293,7 +297,7 @@ def step_anchors(step: lesson.Step, ex: services.Explorer) -> None:
         tried.append({"scenario": scenario, "strategy": strategy, "count": extra, "accuracy": accuracy})
     tries = [t for t in tried if t["scenario"] == scenario]
     figure = go.Figure()
-    for colour, name in zip(proj.PALETTE, STRATEGIES):
+    for colour, name in zip(proj.PALETTE, strategies):
         mine = sorted((t for t in tries if t["strategy"] == name), key=lambda t: t["count"])
         if mine:
             figure.add_trace(go.Scatter(x=[t["count"] for t in mine], y=[t["accuracy"] for t in mine],
@@ -324,16 +328,16 @@ def step_anchors(step: lesson.Step, ex: services.Explorer) -> None:
 
 
 def step_crossmodal(step: lesson.Step) -> None:
-    setup = xm.current_setup()  # the Cross-modal page's fixed models and data (tests override them there)
+    setup = crossmodal.current_setup()  # the Cross-modal page's fixed models and data (tests override them there)
     seed = sidebar.current().seed
-    pairs = xm.load_pairs(setup, st.container())
+    pairs = crossmodal.load_pairs(setup, encoding_bars(st.container(), crossmodal.ROLE_NOUNS.get))
     data = pairs.data
-    limit = xm.max_pairs(len(data))
+    limit = crossmodal.max_pairs(len(data))
     n_pairs = persisted(st.slider, step.control, "pairs", min(setup.n_pairs, limit), valid=lambda v: 2 <= v <= limit,
                         min_value=2, max_value=limit, help=step.control_help)
-    prompts = tuple(class_prompts(data.label_names, setup.template))
+    prompts = tuple(crossmodal.class_prompts(data.label_names, setup.template))
     with st.spinner("ASIF on the test images…"):
-        result = xm.asif_result(setup, seed, n_pairs, prompts)
+        result = crossmodal.asif_result(setup, seed, n_pairs, prompts)
     st.markdown(f"**{n_pairs} image/caption pairs** · image encoder `{setup.image_encoder}`, text encoder "
                 f"`{setup.text_encoder}` · {data.name}: ASIF accuracy **{result.accuracy:.3f}** on "
                 f"{len(result.test)} test images · anchor-label k-NN {result.knn_accuracy:.3f} · "
@@ -350,7 +354,7 @@ def step_crossmodal(step: lesson.Step) -> None:
         truth = data.labels[result.test]
         shown = range(min(GALLERY, len(result.test)))
         names = data.label_names
-        st.image([xm.thumbnail(data.items[result.test[j]], 96) for j in shown], width=96,
+        st.image([crossmodal.thumbnail(data.items[result.test[j]], 96) for j in shown], width=96,
                  caption=[f"✓ {names[truth[j]]}" if result.predicted[j] == truth[j]
                           else f"✗ {names[result.predicted[j]]} (is {names[truth[j]]})" for j in shown])
     st.caption("The models are the Cross-modal page's (fixed there; the sidebar's encoders do not apply), the "
@@ -400,7 +404,7 @@ try:
     if step.key == "crossmodal":
         step_crossmodal(step)
     else:
-        explorer = services.explorer(sidebar.current(), st.container())
+        explorer = spaces.explorer(sidebar.current(), encoding_bars(st.container()))
         for note in explorer.notes:
             st.caption(f"ℹ️ {md(note)}")
         BODIES[step.key](step, explorer)

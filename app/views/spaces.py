@@ -6,24 +6,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import services
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import or_stop
-from app.safety import html, md
-from app.uploads import short_name, spec_label
+from app.components.progress import encoding_bars
+from app.safety import md
+from app.services import spaces
+from app.state import map_label
+from app.uploads import plot_name, spec_label
 
 PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
-MAP_NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 GALLERY_LIMIT = 24
 
 
-def short(spec: str) -> str:
-    return html(short_name(spec))  # Plotly titles render tags
-
 
 st.title("Two spaces, one dataset")
-ex = or_stop(services.explorer, sidebar.current(), st.container())
+ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(st.container()))
 
 settings, data = ex.settings, ex.data
 st.caption(
@@ -42,8 +40,8 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
     rows = proj.display_index(len(data), seed=settings.seed)
     chosen = set(proj.selected_ids())
     selected = np.array([i in chosen for i in data.ids], dtype=bool)
-    kind = MAP_NAMES[settings.map_kind]
-    shared = (services.view_key(ex), maps_kind, settings.color_by, tuple(sorted(chosen)))
+    kind = map_label(settings.map_kind)
+    shared = (ex.key, maps_kind, settings.color_by, tuple(sorted(chosen)))
 
     def panel(column, key: str, coords, title: str, file_name: str, colour=None, overlay=None):
         with column:
@@ -58,9 +56,9 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
     st.caption("The coordinates of two encoders are not comparable, so each panel gets its own map. "
                "Same samples, same classes, different geometry.")
     left, right = st.columns(2)
-    panel(left, PANEL_KEYS[0], maps["abs_a"], f"A: {short(settings.encoder_a)} ({kind})", "absolute-a",
+    panel(left, PANEL_KEYS[0], maps["abs_a"], f"A: {plot_name(settings.encoder_a)} ({kind})", "absolute-a",
           colour("absolute"))
-    panel(right, PANEL_KEYS[1], maps["abs_b"], f"B: {short(settings.encoder_b)} ({kind})", "absolute-b",
+    panel(right, PANEL_KEYS[1], maps["abs_b"], f"B: {plot_name(settings.encoder_b)} ({kind})", "absolute-b",
           colour("absolute"))
     st.subheader("Relative spaces: one map, fitted on A")
     st.caption(f"Each sample described by its {settings.projection} similarity to the same {len(ex.anchor_idx)} "
@@ -115,20 +113,20 @@ def panels() -> None:
     proj.sync_selection(PANEL_KEYS)
     if len(data) > proj.MAX_POINTS:
         st.warning(f"{len(data)} samples: the panels draw a random {proj.MAX_POINTS} of them (metrics use all).")
-    colours = services.neighbour_agreement(ex) if settings.color_by == "agreement" else None
+    colours = spaces.neighbour_agreement(ex) if settings.color_by == "agreement" else None
     if settings.color_by == "agreement":
         st.caption("Colour: for each sample, the fraction of its 10 nearest neighbours that are also its "
                    "neighbours in the other space of the pair (1 = the same neighbourhood).")
-    if settings.map_kind == "pca" or services.maps_ready(ex, settings.map_kind):
-        _draw(services.panel_maps(ex, settings.map_kind), settings.map_kind, colours, select=True)
+    if settings.map_kind == "pca" or spaces.maps_ready(ex, settings.map_kind):
+        _draw(spaces.panel_maps(ex, settings.map_kind), settings.map_kind, colours, select=True)
         return
     preview = st.empty()
     with preview.container():
-        st.info(f"PCA shown while {MAP_NAMES[settings.map_kind]} is computed…")
-        _draw(services.panel_maps(ex, "pca"), "pca", colours, select=False)
-    with st.status(f"Computing {MAP_NAMES[settings.map_kind]} maps (cached on disk afterwards)…") as status:
-        maps = services.panel_maps(ex, settings.map_kind, progress=status.write)
-        status.update(label=f"{MAP_NAMES[settings.map_kind]} maps ready", state="complete", expanded=False)
+        st.info(f"PCA shown while {map_label(settings.map_kind)} is computed…")
+        _draw(spaces.panel_maps(ex, "pca"), "pca", colours, select=False)
+    with st.status(f"Computing {map_label(settings.map_kind)} maps (cached on disk afterwards)…") as status:
+        maps = spaces.panel_maps(ex, settings.map_kind, progress=status.write)
+        status.update(label=f"{map_label(settings.map_kind)} maps ready", state="complete", expanded=False)
     preview.empty()
     _draw(maps, settings.map_kind, colours, select=True)
 

@@ -10,33 +10,33 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import safety, services
-from app import services_stitching as lab
+from app import safety
 from app.components import sidebar
 from app.components.export import csv_download
 from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
-from app.components.progress import progress_bar
+from app.components.progress import encoding_bars, progress_bar
 from app.components.projection import PALETTE, show_panel
 from app.safety import html, md
+from app.services import policy, spaces, stitching
 from app.uploads import spec_label
 from latent_core.errors import InvalidImageError, LatentCoreError
-from latent_core.stitching import summarize
 
 EXAMPLES = {"bbc": "The central bank raised interest rates again as inflation worries grew."}
 HEADS = ("B → A stitched (A's head)", "B's own head", "A's head on A's encoding")
 
 st.title("Stitching lab")
 settings = sidebar.current()
-data, a, b = or_stop(services.load_spaces, settings, st.container())
-n_anchors = lab.anchor_budget(settings, len(data))
+data, a, b = or_stop(spaces.load_spaces, settings.scenario, encoding_bars(st.container()))
+plan = spaces.split_plan(settings)
 st.caption(f"A = {md(spec_label(settings.encoder_a))} · B = {md(spec_label(settings.encoder_b))} · dataset "
-           f"**{md(data.name, 60)}** ({len(data)} samples) · "
-           f"{n_anchors} anchors ({settings.strategy if settings.strategy != 'manual' else 'random'}) · "
-           f"test set {lab.test_size_for(len(data))} samples, never used as anchors or for training.")
+           f"**{md(data.name, 60)}** ({len(data)} samples) · {plan.count} anchors ({plan.strategy}) · "
+           f"test set {policy.test_size_for(len(data))} samples, never used as anchors or for training.")
+if plan.note:
+    st.caption(f"ℹ️ {plan.note}")
 
 
-def probability_figure(prediction: lab.Prediction, names: list[str], title: str) -> go.Figure:
+def probability_figure(prediction: stitching.Prediction, names: list[str], title: str) -> go.Figure:
     figure = go.Figure()
     for values, name, colour in zip((prediction.stitched, prediction.b_own, prediction.a_own), HEADS,
                                     ("#d95f02", "#7570b3", "#1b9e77")):
@@ -59,7 +59,7 @@ def _input_item():
         if len(text) > cap:  # the box stops typing at the cap; a client that sends more is cut here
             st.warning(f"Only the first {cap:,} characters are used.")
             text = text[:cap]
-        tokens = lab.token_limit(settings)
+        tokens = stitching.token_limit(settings)
         if tokens:
             st.caption(f"The encoders read at most {tokens} tokens (roughly {int(tokens * 0.75)} words); a longer text "
                        "is cut by their tokenizers.")
@@ -71,7 +71,7 @@ def _input_item():
             st.info("Upload an image, or pick a sample.")
             return None
         try:
-            return services.read_image(upload.getvalue(), upload.name).convert("RGB")
+            return spaces.read_image(upload.getvalue(), upload.name).convert("RGB")
         except InvalidImageError as error:
             st.error(f"{md(error, 600)}\n\n**What to do:** upload a PNG or JPEG picture, or pick a sample.", icon="⚠️")
             return None
@@ -84,21 +84,21 @@ def live_prediction() -> None:
     st.subheader("Live prediction")
     st.markdown("Your input goes through **encoder B**, then through the stitch (relative projection or translator "
                 "fitted on the anchors), then into **A's classifier**, which never saw a B vector.")
-    method = st.selectbox("Stitch", lab.LIVE_METHODS, key="live-method")
+    method = st.selectbox("Stitch", stitching.live_methods(), key="live-method")
     left, right = st.columns([3, 2])
     with left:
         item = _input_item()
     try:
-        model = lab.live_model(settings, method)
+        model = stitching.live_model(settings, method)
     except LatentCoreError as error:
         show_error(error)
         return
     if item is None:
         return
     start = time.perf_counter()
-    embedding_a, embedding_b = lab.encode_input(settings, item)
+    embedding_a, embedding_b = stitching.encode_input(settings, item)
     encoded = time.perf_counter()
-    prediction = lab.predict(model, embedding_a, embedding_b)
+    prediction = stitching.predict(model, embedding_a, embedding_b)
     done = time.perf_counter()
     names = [data.label_names[c] for c in model.classes]
     winner = names[int(np.argmax(prediction.stitched))]
@@ -116,7 +116,7 @@ def live_prediction() -> None:
                 st.markdown(f"`{cosine:.2f}` · *{md(label, 60)}* · {md(data.items[index], 160)}")
             else:
                 st.image(data.items[index], caption=f"{md(label, 60)} · {cosine:.2f}", width=72)
-    matrix, accuracy = lab.stitched_confusion(settings, model)
+    matrix, accuracy = stitching.stitched_confusion(settings, model)
     st.markdown(f"**Confusion matrix of the stitched head** ({method}) on B's {len(model.test_idx)} test samples: "
                 f"accuracy {accuracy:.3f}.")
     show_panel(heatmap(matrix, "stitched head: true (rows) vs predicted (columns)", x=data.label_names,
@@ -143,17 +143,17 @@ def table_figure(summary: pd.DataFrame) -> go.Figure:
 def stitching_table() -> None:
     st.subheader("The stitching table")
     seeds = tuple(range(st.number_input("Seeds", 1, 5, 3, key="table-seeds")))
-    results = lab.cached_table(settings, len(data), seeds)
+    results = stitching.cached_table(settings, len(data), seeds)
     if results is None:
-        count = len(seeds) * len(lab.TABLE_METHODS)
+        count = len(seeds) * len(stitching.table_methods())
         st.info(f"{count} stitching runs (every relative projection and translator, {len(seeds)} seeds). "
                 "On 2 CPU cores this takes about two minutes for 2000 samples; the result is kept on disk.")
         if not st.button("Compute the stitching table", type="primary", key="table-run"):
             return
         with progress_bar(st.container(), "Stitching…",
                           lambda done, total: f"Stitching: {done} of {total} runs") as report:
-            results = lab.stitching_table(settings, seeds, report)
-    summary = summarize(results)
+            results = stitching.stitching_table(settings, seeds, report)
+    summary = stitching.summary(results)
     show_panel(table_figure(summary), "stitch-table", "stitching-table", select=False)
     shown = summary[["method", "accuracy_mean", "accuracy_std", "a_accuracy_mean", "b_accuracy_mean", "macro_f1_mean",
                      "chance_mean"]].rename(columns={
@@ -167,17 +167,17 @@ def stitching_table() -> None:
 
 def anchor_curves() -> None:
     st.subheader("How many anchors, and which?")
-    sweep = lab.cached_sweep(settings, len(data))
+    sweep = stitching.cached_sweep(settings, len(data))
     if sweep is None:
-        counts = lab.sweep_counts(settings, len(data))
-        runs = len(counts) * len(lab.SWEEP_STRATEGIES) * len(lab.SWEEP_METHODS)
-        st.info(f"{runs} stitching runs ({len(counts)} anchor counts × {len(lab.SWEEP_STRATEGIES)} strategies × "
-                f"{len(lab.SWEEP_METHODS)} methods); kept on disk once computed.")
+        counts = stitching.sweep_counts(settings, len(data))
+        runs = len(counts) * len(stitching.SWEEP_STRATEGIES) * len(stitching.SWEEP_METHODS)
+        st.info(f"{runs} stitching runs ({len(counts)} anchor counts × {len(stitching.SWEEP_STRATEGIES)} strategies × "
+                f"{len(stitching.SWEEP_METHODS)} methods); kept on disk once computed.")
         if not st.button("Compute the anchor curves", type="primary", key="sweep-run"):
             return
         with progress_bar(st.container(), "Sweeping…",
                           lambda done, total: f"Anchor sweep: {done} of {total} runs") as report:
-            sweep = lab.anchor_curves(settings, report)
+            sweep = stitching.anchor_curves(settings, report)
     left, right = st.columns(2)
     with left:
         figure = go.Figure()

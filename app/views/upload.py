@@ -2,47 +2,32 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import pandas as pd
 import streamlit as st
 
-from app import safety, services, uploads
+from app import safety, uploads
 from app.components import sidebar
 from app.components.feedback import show_error
 from app.components.sidebar import KEY
 from app.safety import cut, md
-from latent_core.config import DEFAULT_SCENARIO
-from latent_core.errors import DatasetFormatError, LatentCoreError
-
-DEFAULT_ENCODERS = {"text": (DEFAULT_SCENARIO.encoder_a, DEFAULT_SCENARIO.encoder_b),
-                    "image": ("effnet:lite0", "effnet:lite2")}
+from app.services import upload as files  # the page's service (``upload`` names the uploaded file here)
+from latent_core.errors import LatentCoreError
 
 
 def _use_dataset(spec: str, modality: str) -> None:
     st.session_state[KEY("dataset")] = spec
     st.session_state[KEY("n_samples")] = 0
-    for field, default in zip(("encoder_a", "encoder_b"), DEFAULT_ENCODERS[modality]):
+    for field, default in zip(("encoder_a", "encoder_b"), files.DEFAULT_ENCODERS[modality]):
         current = st.session_state.get(KEY(field), "")
-        if not services.encoder_reads(current, modality):
+        if not files.encoder_reads(current, modality):
             st.session_state[KEY(field)] = default
     st.session_state[KEY("strategy")] = "random"
 
 
 def _use_embeddings(field: str, spec: str) -> None:
     st.session_state[KEY(field)] = spec
-
-
-def _table_columns(content: bytes, suffix: str) -> list[str]:
-    try:
-        if suffix == ".parquet":
-            return [str(c) for c in pd.read_parquet(io.BytesIO(content)).columns]
-        return [str(c).strip() for c in pd.read_csv(io.BytesIO(content), nrows=0, dtype=str).columns]
-    except Exception as exc:  # noqa: BLE001 - pandas and pyarrow raise many types for bad files
-        raise DatasetFormatError(f"Could not read the header of the file ({type(exc).__name__}: "
-                                 f"{str(exc).strip()[:160]}). Save it as UTF-8 CSV with a header row, or as "
-                                 "Parquet.") from exc
 
 
 def data_upload() -> None:
@@ -58,7 +43,7 @@ def data_upload() -> None:
         if upload.name.lower().endswith(".zip"):
             spec = uploads.spec(uid)
         else:
-            columns = _table_columns(content, ".parquet" if upload.name.lower().endswith(".parquet") else ".csv")
+            columns = files.table_columns(content, ".parquet" if upload.name.lower().endswith(".parquet") else ".csv")
             left, right = st.columns(2)
             text = left.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
                                   key="upload-text-column")
@@ -68,7 +53,7 @@ def data_upload() -> None:
             spec = uploads.spec(uid, text=text, label=label)
         with warnings.catch_warnings(record=True) as caught:  # e.g. rows dropped for an empty text or label
             warnings.simplefilter("always")
-            data = services.check_dataset(spec)
+            data = files.check_dataset(spec)
     except LatentCoreError as error:
         show_error(error)
         return
@@ -91,7 +76,7 @@ def embedding_upload(field: str, role: str) -> None:
     try:
         spec = uploads.spec(uploads.store(upload.name, upload.getvalue(), allowed=(".npy", ".parquet")),
                             id=id_column.strip())
-        matrix = services.check_embeddings(spec, sidebar.current())
+        matrix = files.check_embeddings(spec, sidebar.current())
     except LatentCoreError as error:
         show_error(error)
         return

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 
 import tests.app.fakes  # noqa: F401 - registers the fake: encoders
 from app.lesson import STEPS
-from app.services_crossmodal import OVERRIDE_PREFIX
+from app.services.crossmodal import OVERRIDE_PREFIX
 from latent_core.anchors import select_anchors
 from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset

@@ -190,7 +190,7 @@ def test_a_megabyte_in_the_live_text_box_is_cut_and_said(monkeypatch):
     box = at.text_area(key="live-text")
     assert box.max_chars == safety.HOSTED_LIMITS.max_text_chars
     calls = []
-    from app import services_stitching
+    from app.services import stitching as services_stitching
 
     original = services_stitching.encode_input
     monkeypatch.setattr(services_stitching, "encode_input",

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import tests.app.fakes  # noqa: F401 - registers the fake: encoders
-from app import services_stitching as lab
+from app.services import stitching as lab
 from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
@@ -74,7 +74,7 @@ def test_stitching_table_and_anchor_curves_compute_once_then_come_from_disk(isol
     at.button(key="table-run").click().run()
     _ok(at)
     table = at.dataframe[0].value
-    assert list(table["method"]) == list(lab.TABLE_METHODS)
+    assert list(table["method"]) == list(lab.table_methods())
     assert table["stitched"].between(0, 1).all() and (table["no stitch (A on A)"] > table["chance"]).all()
     assert (table.set_index("method").loc["relative:cosine", "stitched"]
             > table.set_index("method").loc["absolute", "stitched"])
