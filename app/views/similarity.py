@@ -41,8 +41,8 @@ metrics_panel()
 
 st.subheader("Anchor × anchor cosine similarity")
 panels = similarity.anchor_panels(ex)
-if len(panels.order) < panels.total:
-    st.caption(f"{len(panels.order)} of the {panels.total} anchors, sorted by class.")
+shown = f"{len(panels.order)} of the {panels.total}" if len(panels.order) < panels.total else f"All {panels.total}"
+st.caption(f"{shown} anchors ({ex.settings.strategy}), sorted by class.")
 st.caption(f"The angles between anchors survive the change of encoder: Pearson correlation of the two matrices' "
            f"off-diagonal entries **{panels.correlation:.3f}**. The difference shows where they do not.")
 names = panels.names
