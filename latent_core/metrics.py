@@ -138,6 +138,38 @@ def topk_retrieval(x: ArrayLike, y: ArrayLike, k: int = 1) -> float:
     return float((ranks <= k).double().mean())
 
 
+def retrieval_scores(translated: ArrayLike, target: ArrayLike) -> dict[str, float]:
+    """vec2vec's metrics for translated vectors against their true targets (row ``i`` of ``target`` is the
+    counterpart of row ``i`` of ``translated``; the other rows are the candidates): ``top1`` (the fraction
+    retrieving their counterpart first by cosine), ``mean_rank`` (1 = best) and ``mean_cosine``."""
+    ranks = _counterpart_ranks(translated, target).double()
+    return {"top1": float((ranks == 1).double().mean()), "mean_rank": float(ranks.mean()),
+            "mean_cosine": float(paired_cosine(translated, target).double().mean())}
+
+
+def matching_quality(pairs: ArrayLike, source_truth: ArrayLike, target_truth: ArrayLike,
+                     source_labels: ArrayLike | None = None, target_labels: ArrayLike | None = None) -> dict:
+    """How good the pairs ``[M, 2]`` (source row, target row) of a correspondence are, against a hidden truth.
+
+    ``exact``: the fraction of pairs whose two rows are the same sample (``source_truth[s] == target_truth[t]``,
+    e.g. dataset row ids); ``purity``: the fraction whose labels agree (nan without labels); ``n_pairs``: M.
+    """
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ShapeMismatchError(f"pairs must be an integer array [M, 2], got {pairs.dtype} {list(pairs.shape)}.")
+    source_truth, target_truth = np.asarray(source_truth), np.asarray(target_truth)
+    if len(pairs) and (pairs.min() < 0 or pairs[:, 0].max() >= len(source_truth)
+                       or pairs[:, 1].max() >= len(target_truth)):
+        raise InvalidParameterError("pairs index rows outside the source or target.")
+    if len(pairs) == 0:
+        return {"exact": float("nan"), "purity": float("nan"), "n_pairs": 0}
+    exact = float(np.mean(source_truth[pairs[:, 0]] == target_truth[pairs[:, 1]]))
+    purity = float("nan")
+    if source_labels is not None and target_labels is not None:
+        purity = float(np.mean(np.asarray(source_labels)[pairs[:, 0]] == np.asarray(target_labels)[pairs[:, 1]]))
+    return {"exact": exact, "purity": purity, "n_pairs": int(len(pairs))}
+
+
 # ---- representational similarity ---------------------------------------------------------------------
 
 

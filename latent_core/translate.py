@@ -216,6 +216,32 @@ class Procrustes(Translator):
     def _map(self, source):
         return match_dim(source, self.width_) @ self.rotation_
 
+    def fit_coupling(self, source: ArrayLike, target: ArrayLike, coupling: ArrayLike) -> Procrustes:
+        """Fit on a soft correspondence instead of pairs: ``coupling [N, M]`` (non-negative weights, e.g. an
+        optimal-transport plan) between every source row ``[N, Ds]`` and target row ``[M, Dt]``.
+
+        Each side is scaled with its own statistics (all its rows), and the rotation maximises
+        ``sum_ij P_ij <R^T s_i, t_j>``: the polar factor of ``S^T P T`` (Procrustes-Wasserstein). With a
+        permutation as ``coupling`` this is the Procrustes fit on the pairs it names, up to the scaling."""
+        source = as_matrix(source, "source")
+        target = as_matrix(target, "target", device=source.device)
+        weights = as_matrix(coupling, "coupling", device=source.device)
+        if tuple(weights.shape) != (source.shape[0], target.shape[0]):
+            raise ShapeMismatchError(f"coupling must be [{source.shape[0]}, {target.shape[0]}] (source rows x "
+                                     f"target rows), got {list(weights.shape)}.")
+        if (weights < 0).any() or not weights.sum() > 0:
+            raise InvalidParameterError("coupling must be non-negative with a positive total.")
+        dtype = torch.float32 if source.device.type == "mps" else torch.float64
+        source, target, weights = source.to(dtype), target.to(dtype), weights.to(dtype)
+        self.source_scaler_ = AnchorScaler(self.scaling).fit(source)
+        self.target_scaler_ = AnchorScaler(self.scaling).fit(target)
+        self.source_dim_, self.target_dim_ = source.shape[1], target.shape[1]
+        self.width_ = max(self.source_dim_, self.target_dim_)
+        scaled_source = match_dim(self.source_scaler_.transform(source), self.width_)
+        scaled_target = match_dim(self.target_scaler_.transform(target), self.width_)
+        self.rotation_ = polar_factor(scaled_source.T @ (weights / weights.sum()) @ scaled_target)
+        return self
+
 
 @register_translator("linear")
 class LinearTranslator(Translator):
