@@ -1,6 +1,6 @@
 """The Learn page's lesson: what each step says (no Streamlit, no computation).
 
-A guided class of 30 to 45 minutes, one idea per step. Every step has a short explanation, its formula (LaTeX for
+A guided class of 30 to 50 minutes, one idea per step. Every step has a short explanation, its formula (LaTeX for
 ``st.latex``), the label of the one control the learner plays with, and a "what to notice" line; the page
 (``app/views/learn.py``) adds a figure from the live data of the sidebar's scenario. Teachers can edit the text
 here without touching the page.
@@ -124,8 +124,39 @@ STEPS: tuple[Step, ...] = (
                      "lortho: least squares then the nearest rotation; inverse_relative: through the relative space.",
     ),
     Step(
+        key="unpaired",
+        short="6 · No anchors",
+        title="No anchors at all: the geometry gives the pairs away",
+        minutes=6,
+        explanation=(
+            "Steps 4 and 5 needed anchors: samples *known* to be the same in A and B. Here nobody says which is "
+            "which. The algorithm gets A's vectors and B's vectors of the same samples, B's in a **hidden order** "
+            "(shuffled), and no pair. If the angles survive (step 2), each space's matrix of distances between "
+            "its own samples is the other's, reordered, and the reordering can be searched for: entropic "
+            "**Gromov-Wasserstein** optimal transport finds the soft matching $T$ under which the two distance "
+            "matrices agree; its mutual best matches become pairs, Procrustes on them the rotation of step 5, "
+            "refined a few times. Only samples outside the test set are matched; the accuracies are measured on "
+            "the test samples. Below: B translated into A by the map found (✕) over A's map (●), and the "
+            "stitched accuracy next to the same rotation fitted on true anchors."
+        ),
+        formula=(r"T^\star = \arg\min_{T \in \Pi(\frac1n, \frac1n)}\ \sum_{i,j,k,l}"
+                 r"\big(C_A[i,k] - C_B[j,l]\big)^2\, T_{ij}\, T_{kl} \;-\; \varepsilon H(T), \qquad "
+                 r"C[i,k] = 1 - \cos(x_i, x_k), \qquad "
+                 r"R^\star = \arg\min_{R^\top R = I} \sum_{(i,j):\ T^\star_{ij}\ \text{mutual best}}"
+                 r"\lVert y_j R - x_i \rVert^2"),
+        notice=("With no pairs at all, most recovered pairs are exactly the right sample, and B's vectors "
+                "translated by the map found are classified about as well as with true anchors: the shape of the "
+                "data alone gives the correspondence away. A few known pairs, grown by bootstrapping, get there "
+                "too. It is this easy because both sides hold the same samples: with different samples on each "
+                "side no exact counterpart exists, and matching is much harder."),
+        control="Known pairs given to the algorithm",
+        control_help="0: none at all (unsupervised alignment). 3, 10 or 30: that many of B's samples are named, "
+                     "and the rest are found by bootstrapping (Cannistraci et al., 2023): match samples whose "
+                     "relative representations agree, add the confident matches, repeat.",
+    ),
+    Step(
         key="anchors",
-        short="6 · Anchors",
+        short="7 · Anchors",
         title="How many anchors, and which?",
         minutes=6,
         explanation=(
@@ -143,7 +174,7 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         key="crossmodal",
-        short="7 · Across modalities",
+        short="8 · Across modalities",
         title="Across modalities: ASIF and CLIP",
         minutes=7,
         explanation=(

@@ -1,4 +1,4 @@
-"""Learn: a guided lesson in seven steps, on the live data of the sidebar's scenario.
+"""Learn: a guided lesson in eight steps, on the live data of the sidebar's scenario.
 
 Each step: a short explanation, its formula, one control, a figure and a "what to notice" line (the text lives
 in ``app/lesson.py``). The current step, each step's control value and presenter mode are kept in the page's own
@@ -20,7 +20,7 @@ from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import show_error
 from app.components.heatmaps import heatmap
-from app.components.progress import encoding_bars
+from app.components.progress import encoding_bars, progress_bar
 from app.safety import md
 from app.services import crossmodal, learn, spaces
 from app.uploads import plot_name
@@ -29,14 +29,17 @@ from latent_core.errors import LatentCoreError
 STEP = "learn_step"  # 0-based index of the step shown
 VALUE = "learn_value_{}".format  # a control's value, kept while its widget is not drawn
 WIDGET = "learn-{}".format  # the widget's own key (forgotten by Streamlit when the step is not shown)
-TRIES = "learn_anchor_tries"  # step 6: every (strategy, count) the learner tried, with its accuracy
+TRIES = "learn_anchor_tries"  # step 7: every (strategy, count) the learner tried, with its accuracy
 PRESENTER = "presenter"
 STEPS = lesson.STEPS
 FEEDS = {"b": "B's vectors of the same samples", "rotated": "A's own vectors, rotated at random"}
 DIRECTIONS = {"a_to_b": "train on A, test on B", "b_to_a": "train on B, test on A"}
-SEED_COUNTS = (5, 20, 50)  # step 6: anchor counts every strategy is tried with first
-GALLERY = 12  # step 7: test images shown with their predicted class
+SEED_COUNTS = (5, 20, 50)  # step 7: anchor counts every strategy is tried with first
+GALLERY = 12  # step 8: test images shown with their predicted class
 COLOURS = {"A": "#1b9e77", "B": "#d95f02", "chance": "#888888", "stitch": "#7570b3"}
+KNOWN_NAMES = {0: "0 (unsupervised)"}  # step 6: the known-pair choices (the others read as their number)
+METHOD_NAMES = {"auto": "auto (Gromov-Wasserstein)", "gw": "Gromov-Wasserstein",
+                "centroids": "k-means centroids + assignment"}
 
 
 # ---- state ---------------------------------------------------------------------------------------------------
@@ -266,6 +269,65 @@ def step_translation(step: lesson.Step, ex: spaces.Explorer) -> None:
                     overlay=maps["translated"], anchors=False, height=620), "learn-5-translated")
 
 
+def _given(known: int) -> str:
+    return f"{known} known pairs + bootstrap" if known else "no pairs at all"
+
+
+def step_unpaired(step: lesson.Step, ex: spaces.Explorer) -> None:
+    settings = ex.settings
+    left, right = st.columns([3, 2])
+    with left:
+        known = persisted(st.radio, step.control, "known_pairs", 0, valid=lambda v: v in learn.KNOWN_PAIRS,
+                          options=list(learn.KNOWN_PAIRS), format_func=lambda v: KNOWN_NAMES.get(v, str(v)),
+                          horizontal=True, help=step.control_help)
+    with right:
+        method = persisted(st.selectbox, "Unsupervised alignment (no pairs)", "unpaired_method", "auto",
+                           valid=lambda v: v in learn.METHODS, options=list(learn.METHODS),
+                           format_func=lambda v: METHOD_NAMES.get(v, v),
+                           help="Gromov-Wasserstein: optimal transport between the two distance matrices (POT); "
+                                "k-means centroids + assignment: each space's cluster centres matched by quadratic "
+                                "assignment (mini-vec2vec), then the same refinement.")
+    results = []
+    for count in dict.fromkeys((0, known)):  # no pairs first (the step's point), then the chosen known pairs
+        doing = "Matching B's shuffled samples to A's" + (f" from {count} known pairs" if count else ", no pairs")
+        steps = lambda done, total, doing=doing: f"{doing}: step {done} of {total}"  # noqa: E731
+        with st.spinner(f"{doing}…"), progress_bar(st.container(), f"{doing}…", steps) as report:
+            results.append(learn.unpaired(settings, count, method, report))
+    with st.spinner("Fitting the same rotation on true anchors…"):
+        true = learn.true_anchors(settings)
+    chosen = results[-1]
+    st.markdown(f"**{chosen.n_matched} samples** of B in a hidden order, matched to A's with "
+                f"{_given(known)} ({chosen.method}, {chosen.seconds:.1f} s) · {chosen.n_pairs} pairs found, "
+                f"exactly right **{chosen.exact:.3f}**, same class **{chosen.purity:.3f}** · stitched (B "
+                f"translated into A): **{chosen.accuracy:.3f}** · with {true.n_anchors} true anchors "
+                f"**{true.accuracy:.3f}** · no stitch (A on A) **{true.a_accuracy:.3f}**")
+    anchor_note(settings)
+    if chosen.matching != "exact":
+        st.caption("⚠️ Few samples paired up one to one: the alignment did not find the two sides to hold the same "
+                   "samples, so the map found is only approximate.")
+    groups = ["no pairs<br>(unsupervised)"] + ([f"{known} known pairs<br>+ bootstrap"] if known else []) + \
+        [f"{true.n_anchors} true anchors"]
+    bars = {"stitched accuracy": [r.accuracy for r in results] + [true.accuracy],
+            "pairs exactly right": [r.exact for r in results] + [1.0]}
+    figure = accuracy_bars(groups, bars, true.chance, f"A's classifier on {true.n_test} of B's test samples, "
+                           "translated into A", {"stitched accuracy": COLOURS["stitch"],
+                                                 "pairs exactly right": COLOURS["B"]})
+    legend_line(figure, true.a_accuracy, f"no stitch, A on A ({true.a_accuracy:.2f})", COLOURS["A"])
+    figure.update_yaxes(title="accuracy · share of pairs")
+    map_column, bar_column = st.columns([3, 2])
+    with map_column:
+        chart(map_panel(chosen.map_a, ex, f"A (●) and B translated into A (✕), {_given(known)}, A's PCA",
+                        overlay=chosen.map_translated, anchors=False, height=560), "learn-6-unpaired-map")
+    with bar_column:
+        chart(figure, "learn-6-unpaired-accuracy")
+    matched = (f"{chosen.n_matched} of the split's {chosen.n_candidates}" if chosen.n_matched < chosen.n_candidates
+               else f"the split's {chosen.n_candidates}")
+    st.caption(f"On the {true.n_test} test samples, translated B's nearest A vector is its own sample for "
+               f"{chosen.top1:.1%} (mean cosine {chosen.mean_cosine:.3f}). The hidden order is a shuffle seeded by "
+               f"the sidebar's seed ({settings.seed}); the matched samples are {matched} anchor-pool and training "
+               "samples, never a test sample. The true anchors are step 4's.")
+
+
 def step_anchors(step: lesson.Step, ex: spaces.Explorer) -> None:
     settings = ex.settings
     split = learn.lesson_split(settings)
@@ -322,7 +384,7 @@ def step_anchors(step: lesson.Step, ex: spaces.Explorer) -> None:
     figure.update_xaxes(gridcolor="#e5e5e5", tickvals=[t for t in (2, 5, 10, 20, 50, 100, 200, 500, 1000)
                                                        if t <= top * 1.25])
     figure.update_yaxes(gridcolor="#e5e5e5")
-    chart(figure, "learn-6-anchors")
+    chart(figure, "learn-7-anchors")
     st.caption(f"Each strategy starts with {', '.join(map(str, SEED_COUNTS))} anchors; move the slider or change "
                "the strategy and every choice becomes a point of its curve.")
 
@@ -348,7 +410,7 @@ def step_crossmodal(step: lesson.Step) -> None:
                                                      "k-NN (reads anchor labels)": [result.knn_accuracy]},
                             result.chance, f"{len(result.test)} test images, {n_pairs} pairs",
                             {"ASIF (reads captions)": COLOURS["A"], "k-NN (reads anchor labels)": COLOURS["stitch"]}),
-              "learn-7-asif")
+              "learn-8-asif")
     with right:
         st.markdown(f"**Test images and ASIF's guess** (class prompts such as *{md(prompts[0], 80)}*)")
         truth = data.labels[result.test]
@@ -365,7 +427,8 @@ def step_crossmodal(step: lesson.Step) -> None:
 
 
 BODIES = {"incompatible": step_incompatible, "angles": step_angles, "relative": step_relative,
-          "stitching": step_stitching, "translation": step_translation, "anchors": step_anchors}
+          "stitching": step_stitching, "translation": step_translation, "unpaired": step_unpaired,
+          "anchors": step_anchors}
 
 
 # ---- the page ------------------------------------------------------------------------------------------------

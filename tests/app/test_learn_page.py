@@ -1,4 +1,4 @@
-"""AppTest of the Learn page (the seven-step lesson) with fake encoders."""
+"""AppTest of the Learn page (the eight-step lesson) with fake encoders."""
 
 from __future__ import annotations
 
@@ -11,25 +11,28 @@ from sklearn.linear_model import LogisticRegression
 
 import tests.app.fakes  # noqa: F401 - registers the fake: encoders
 from app.lesson import STEPS
+from app.services import learn, policy
 from app.services.crossmodal import OVERRIDE_PREFIX
 from latent_core.anchors import select_anchors
+from latent_core.correspondence import align_unpaired, bootstrap_anchors
 from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
+from latent_core.metrics import matching_quality
 from latent_core.stitching import split_indices, stitch_eval
 from tests.app.helpers import app, figures, values
 
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "200", "k": "30"}
-CROSSMODAL = {OVERRIDE_PREFIX + field: value for field, value in (  # the Cross-modal page's overrides: step 7's too
+CROSSMODAL = {OVERRIDE_PREFIX + field: value for field, value in (  # the Cross-modal page's overrides: step 8's too
     ("image_encoder", "fake:image-a"), ("text_encoder", "fake:text-a"), ("dataset", "captions:digits"),
     ("n_samples", 300))}
 N, TEST, POOL, TRAIN = 200, 80, 70, 50  # test: 40% of 200; the pool leaves a quarter (50) of the samples to train
 CHARTS = {1: {"learn-1-map-a", "learn-1-map-b", "learn-1-accuracy"}, 2: {"learn-2-heat-a", "learn-2-heat-b"},
           3: {"learn-3-rel-a", "learn-3-rel-b"}, 4: {"learn-4-accuracy"}, 5: {"learn-5-translated"},
-          6: {"learn-6-anchors"}, 7: {"learn-7-asif"}}
+          6: {"learn-6-unpaired-map", "learn-6-unpaired-accuracy"}, 7: {"learn-7-anchors"}, 8: {"learn-8-asif"}}
 CONTROLS = {1: ("radio", "learn-feed"), 2: ("slider", "learn-heatmap_count"), 3: ("selectbox", "learn-projection"),
-            4: ("radio", "learn-direction"), 5: ("selectbox", "learn-translator"),
-            6: ("slider", "learn-anchor_count"), 7: ("slider", "learn-pairs")}
+            4: ("radio", "learn-direction"), 5: ("selectbox", "learn-translator"), 6: ("radio", "learn-known_pairs"),
+            7: ("slider", "learn-anchor_count"), 8: ("slider", "learn-pairs")}
 
 
 def _ok(at) -> None:
@@ -194,7 +197,7 @@ def test_a_changed_control_is_kept_when_coming_back():
     at.radio(key="learn-feed").set_value("rotated").run()
     _ok(at)
     assert "on A's vectors rotated" in _line(at, "**Accuracy on")
-    at.segmented_control(key="learn-indicator").set_value(6).run()
+    at.segmented_control(key="learn-indicator").set_value(7).run()
     at.segmented_control(key="learn-indicator").set_value(0).run()
     _ok(at)
     assert at.radio(key="learn-feed").value == "rotated"
@@ -204,8 +207,69 @@ def test_a_changed_control_is_kept_when_coming_back():
     assert values(figures(at)["learn-2-heat-a"]["data"][0]["z"]).shape == (12, 12)
 
 
-def test_step_six_recomputes_for_the_chosen_anchors_and_keeps_every_try():
+def test_step_six_aligns_b_in_a_hidden_order_and_its_numbers_match_a_recomputation():
     at = _learn(6)
+    assert at.radio(key="learn-known_pairs").value == 0 and at.selectbox(key="learn-unpaired_method").value == "auto"
+    matched = POOL + TRAIN  # every sample outside the test set (fewer than the step's cap)
+    line = _line(at, f"**{matched} samples** of B in a hidden order")
+    assert "no pairs at all" in line
+    exact, purity, stitched, true, own = _numbers(line)
+    data, a, b = _spaces()
+    labels = data.labels
+    pool, train, test = split_indices(labels, n_anchors=POOL, test_size=TEST, seed=0)
+    rows = np.union1d(pool, train)
+    order = np.random.default_rng(0).permutation(len(rows))  # the hidden order: B's row s is sample rows[order[s]]
+    source, target = b[rows[order]], a[rows]
+
+    def check(found, numbers):
+        quality = matching_quality(found.pairs, rows[order], rows, labels[rows[order]], labels[rows])
+        assert numbers[:2] == [round(quality["exact"], 3), round(quality["purity"], 3)]
+        # A's classifier from scratch (scikit-learn, one RMS scale) on B's test samples carried into A by the map
+        scale = np.sqrt(np.mean(np.square(a[train], dtype=np.float64)))
+        head = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(a[train] / scale, labels[train])
+        translated = found.translator.transform(b[test]).numpy()
+        assert numbers[2] == pytest.approx(np.mean(head.predict(translated / scale) == labels[test]), abs=6e-4)
+        return quality["exact"]
+
+    unsupervised = check(align_unpaired(source, target, method="auto", seed=0), [exact, purity, stitched])
+    # the reference: the same rotation (Procrustes) fitted on step 4's 30 true anchors
+    anchors = pool[select_anchors(a[pool], 30, "random", labels=labels[pool], seed=0).numpy()]
+    reference = stitch_eval(a, b, labels, anchor_idx=anchors, method="translate:procrustes", train_idx=train,
+                            test_idx=test)
+    assert (true, own) == (round(reference.accuracy, 3), round(reference.a_accuracy, 3))
+    bars = {t["name"]: values(t["y"]) for t in figures(at)["learn-6-unpaired-accuracy"]["data"] if t["type"] == "bar"}
+    assert bars["stitched accuracy"] == pytest.approx([stitched, true], abs=6e-4)
+    assert bars["pairs exactly right"] == pytest.approx([unsupervised, 1.0])
+    overlay = [t for t in figures(at)["learn-6-unpaired-map"]["data"] if t.get("name", "").endswith("(B→A)")]
+    assert overlay and all(t["marker"]["symbol"] == "x" for t in overlay)
+
+    # ten known pairs (B's first ten rows, with their A rows), grown by bootstrapping
+    at.radio(key="learn-known_pairs").set_value(10).run()
+    _ok(at)
+    line = _line(at, f"**{matched} samples**")
+    assert "10 known pairs + bootstrap" in line
+    numbers = _numbers(line)
+    assert numbers[3:] == [true, own]
+    grown = check(bootstrap_anchors(source, target, np.stack([np.arange(10), order[:10]], 1), seed=0), numbers[:3])
+    bars = {t["name"]: values(t["y"]) for t in figures(at)["learn-6-unpaired-accuracy"]["data"] if t["type"] == "bar"}
+    assert bars["stitched accuracy"] == pytest.approx([stitched, numbers[2], true], abs=6e-4)
+    assert bars["pairs exactly right"] == pytest.approx([unsupervised, grown, 1.0])
+    _next(at)
+    _previous(at)
+    assert at.radio(key="learn-known_pairs").value == 10
+
+
+def test_step_six_matches_only_samples_outside_the_test_set():
+    split = policy.Split(pool=np.arange(0, 400), train=np.arange(400, 1300), test=np.arange(1300, 2000), n_anchors=30)
+    hidden = learn.hidden_order(split, seed=3)
+    assert len(hidden.rows) == learn.MATCH_MAX and np.all(hidden.rows < 1300)
+    assert sorted(hidden.order) == list(range(learn.MATCH_MAX))
+    known = hidden.known_pairs(3)
+    assert np.array_equal(hidden.rows[hidden.order[known[:, 0]]], hidden.rows[known[:, 1]])  # true pairs
+
+
+def test_step_seven_recomputes_for_the_chosen_anchors_and_keeps_every_try():
+    at = _learn(7)
     assert at.slider(key="learn-anchor_count").value == 30 and at.slider(key="learn-anchor_count").max == POOL
     at.slider(key="learn-anchor_count").set_value(12)
     at.selectbox(key="learn-anchor_strategy").set_value("kmeans").run()
@@ -217,7 +281,7 @@ def test_step_six_recomputes_for_the_chosen_anchors_and_keeps_every_try():
     result = stitch_eval(a, b, data.labels, anchor_idx=anchors, method="relative:cosine", train_idx=train,
                          test_idx=test)
     assert stitched == round(result.accuracy, 3)
-    traces = {t["name"]: t for t in figures(at)["learn-6-anchors"]["data"]}
+    traces = {t["name"]: t for t in figures(at)["learn-7-anchors"]["data"]}
     assert list(values(traces["random"]["x"])) == [5, 20, 30, 50]  # the first visit, then the slider's value
     assert list(values(traces["kmeans"]["x"])) == [5, 12, 20, 50]
     kmeans = dict(zip(values(traces["kmeans"]["x"]), values(traces["kmeans"]["y"])))
@@ -247,12 +311,12 @@ def test_presenter_mode_enlarges_the_text_and_stays_on_across_steps():
     assert at.toggle(key="learn-presenter").value and at.header[0].value.startswith("4. ")
 
 
-def test_step_seven_asif_on_the_crossmodal_pages_data():
-    at = _learn(7)
+def test_step_eight_asif_on_the_crossmodal_pages_data():
+    at = _learn(8)
     line = _line(at, "**240 image/caption pairs**")  # 300 digits, a fifth (60) kept as test images
     assert "`fake:image-a`" in line and "captions:digits" in line
     accuracy, = _numbers(line)
-    bars = figures(at)["learn-7-asif"]["data"]
+    bars = figures(at)["learn-8-asif"]["data"]
     assert values(bars[0]["y"])[0] == pytest.approx(accuracy, abs=6e-4)
     gallery = [element for element in at.get("image") if len(element.captions) == 12]
     assert len(gallery) == 1 and all(c.startswith(("✓", "✗")) for c in gallery[0].captions)

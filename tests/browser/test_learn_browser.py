@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 CHART = '[data-testid="stPlotlyChart"]'
 MAIN = '[data-testid="stMain"]'
-CHARTS_PER_STEP = (3, 2, 2, 1, 1, 1, 1)  # plotly figures each step draws
+CHARTS_PER_STEP = (3, 2, 2, 1, 1, 2, 1, 1)  # plotly figures each step draws
 
 
 @pytest.fixture
