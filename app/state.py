@@ -20,6 +20,18 @@ from latent_core.translate import TRANSLATORS
 
 COLOR_BY = ("label", "agreement")
 MANUAL = policy.MANUAL  # the anchor "strategy" of the user's own picks
+PARALLEL, BOOTSTRAP, UNSUPERVISED = policy.PARALLEL, policy.BOOTSTRAP, policy.UNSUPERVISED
+SAME, DIFFERENT = policy.SAME, policy.DIFFERENT
+ANCHOR_MODES = {  # how the two spaces are paired: value -> how the sidebar writes it
+    policy.PARALLEL: "parallel anchors",
+    policy.BOOTSTRAP: "a few known pairs + bootstrap",
+    policy.UNSUPERVISED: "none (unsupervised)",
+}
+SIDES = {  # what B holds in the two modes without parallel anchors
+    policy.SAME: "the same samples (order hidden)",
+    policy.DIFFERENT: "different samples",
+}
+KNOWN_PAIRS = policy.KNOWN_PAIRS  # (fewest, most) known pairs of the bootstrap mode
 
 
 def drawn_strategies() -> tuple[str, ...]:
@@ -49,7 +61,8 @@ def map_label(kind: str) -> str:
 def choices(field: str) -> tuple[str, ...]:
     """The values a choice field accepts, read from the library's registries now (a runtime registration shows)."""
     return {"strategy": anchor_strategies, "projection": relative_projections, "translator": lambda: tuple(TRANSLATORS),
-            "map_kind": map_kinds, "color_by": lambda: COLOR_BY}[field]()
+            "map_kind": map_kinds, "color_by": lambda: COLOR_BY, "anchor_mode": lambda: tuple(ANCHOR_MODES),
+            "sides": lambda: tuple(SIDES)}[field]()
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,14 @@ class Settings:
     translator: str = "procrustes"
     map_kind: str = "pca"
     color_by: str = "label"
+    anchor_mode: str = policy.PARALLEL  # parallel anchors, a few known pairs + bootstrap, or none
+    known_pairs: int = 10  # the bootstrap mode's known pairs
+    sides: str = policy.SAME  # without parallel anchors: B holds the same samples (order hidden) or different ones
+
+    @property
+    def aligned(self) -> bool:
+        """Whether the pairs come from an alignment (bootstrap or unsupervised) instead of parallel anchors."""
+        return self.anchor_mode != policy.PARALLEL
 
     @property
     def scenario(self) -> Scenario:
@@ -74,11 +95,13 @@ class Settings:
 
 
 FORM_FIELDS = ("encoder_a", "encoder_b", "dataset", "n_samples", "seed")  # applied with one button
-LIVE_FIELDS = ("strategy", "n_anchors", "manual_anchors", "projection", "translator", "map_kind", "color_by")
+LIVE_FIELDS = ("strategy", "n_anchors", "manual_anchors", "projection", "translator", "map_kind", "color_by",
+               "anchor_mode", "known_pairs", "sides")
 QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples": "n", "seed": "seed",
                "strategy": "anchors", "n_anchors": "k", "manual_anchors": "manual", "projection": "proj",
-               "translator": "tr", "map_kind": "map", "color_by": "color"}
-CHOICE_FIELDS = ("strategy", "projection", "translator", "map_kind", "color_by")
+               "translator": "tr", "map_kind": "map", "color_by": "color", "anchor_mode": "mode",
+               "known_pairs": "pairs", "sides": "sides"}
+CHOICE_FIELDS = ("strategy", "projection", "translator", "map_kind", "color_by", "anchor_mode", "sides")
 MANUAL_SEPARATOR = "|"
 SPEC_FIELDS = ("encoder_a", "encoder_b", "dataset")  # never echoed back: a refused one may be a server path
 PAGE_PARAMS = ("step",)  # URL parameters a page owns (the lesson step); kept when the settings are written
@@ -168,6 +191,8 @@ def _parse(name: str, raw: str, owned_uploads: Mapping[str, str]):
         return _bounded_int(raw, minimum=0, maximum=caps.max_seed)
     if name == "n_anchors":
         return min(_bounded_int(raw, minimum=2), policy.slider_max(None))
+    if name == "known_pairs":
+        return _bounded_int(raw, minimum=KNOWN_PAIRS[0], maximum=KNOWN_PAIRS[1])
     if name == "manual_anchors":
         ids = tuple(dict.fromkeys(part for part in raw.split(MANUAL_SEPARATOR) if part))
         if len(ids) > caps.max_manual_anchors:

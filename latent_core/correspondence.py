@@ -154,7 +154,9 @@ def _soft_refine(source, target, translator, rounds: int, seed: int, fixed: np.n
     transport = float("nan")
     for _ in range(rounds):
         cost = (1.0 - _unit(translator.transform(xs).numpy()) @ _unit(xt).T).astype(np.float64)
-        plan = ot.sinkhorn(a, b, cost, SOFT_REG, numItermax=1000, stopThr=1e-6)
+        with warnings.catch_warnings():  # "did not converge": a near-converged plan is good enough to fit a rotation
+            warnings.simplefilter("ignore", UserWarning)
+            plan = ot.sinkhorn(a, b, cost, SOFT_REG, numItermax=1000, stopThr=1e-6)
         transport = float((plan * cost).sum() / plan.sum())
         if fixed is not None and len(fixed):
             where_s = {int(r): i for i, r in enumerate(rows_s)}
@@ -188,7 +190,9 @@ def _finish(source, target, translator, method: str, matching: str, info: dict, 
     order = np.argsort(-confidence, kind="stable")
     if n_anchors is not None:
         order = order[:n_anchors]
-    info = {**info, "mutual_rate": len(rows) / min(len(source), len(target)), "seconds": time.perf_counter() - started}
+    info = {key: (None if isinstance(value, float) and not np.isfinite(value) else value)  # JSON-safe
+            for key, value in info.items()}
+    info |= {"mutual_rate": len(rows) / min(len(source), len(target)), "seconds": time.perf_counter() - started}
     return Correspondence(pairs[order], confidence[order], translator, method, matching, info)
 
 

@@ -49,7 +49,7 @@ def current() -> Settings:
             value = None if not value else int(value)
         elif field.name == "manual_anchors":
             value = tuple(value)
-        elif field.name in ("seed", "n_anchors"):
+        elif field.name in ("seed", "n_anchors", "known_pairs"):
             value = int(value)
         values[field.name] = value
     return Settings(**values)
@@ -128,27 +128,56 @@ def use_as_anchors(ids: list[str]) -> None:
     """Button callback: the given samples become the manual anchors (the whole app reruns to show it)."""
     st.session_state[KEY("manual_anchors")] = list(ids)
     st.session_state[KEY("strategy")] = state.MANUAL
+    st.session_state[KEY("anchor_mode")] = state.PARALLEL  # picks are parallel anchors
     st.session_state[FULL_RERUN] = True
+
+
+def _anchor_mode() -> bool:
+    """Where the pairs come from: parallel anchors, a few known pairs grown by bootstrapping, or none at all.
+    Returns whether an alignment finds them (the strategy and translator then do not apply)."""
+    sidebar = st.sidebar
+    modes, sides = state.ANCHOR_MODES, state.SIDES
+    sidebar.radio("Anchor pairs", tuple(modes), key=KEY("anchor_mode"), format_func=modes.get,
+                  help="Parallel anchors: the same samples embedded by both encoders, known to be pairs. With a few "
+                       "known pairs, the app grows them into many by bootstrapping; with none, it aligns the two "
+                       "spaces by their shapes alone (optimal transport). The alignment never sees which sample is "
+                       "which, nor the Stitching lab's test samples; the Stitching lab scores it against that "
+                       "hidden truth.")
+    mode = st.session_state.get(KEY("anchor_mode"), state.PARALLEL)
+    if mode not in modes or mode == state.PARALLEL:
+        return False
+    if mode == state.BOOTSTRAP:
+        low, high = state.KNOWN_PAIRS
+        sidebar.slider("Known pairs", min_value=low, max_value=high, step=1, key=KEY("known_pairs"),
+                       help="Samples whose counterpart in B is given; the rest are found.")
+    sidebar.radio("B holds", tuple(sides), key=KEY("sides"), format_func=sides.get,
+                  help="The same samples in a hidden order, or different samples: A and B then get disjoint halves "
+                       "(the known pairs are on both sides).")
+    return True
 
 
 def live_controls(data: Dataset | None, anchor_max: int) -> None:
     """Cheap settings: every change redraws at once. ``anchor_max``: the slider's end (the anchor policy's)."""
     sidebar = st.sidebar
     sidebar.subheader("Anchors and views")
-    sidebar.selectbox("Anchor strategy", state.anchor_strategies(), key=KEY("strategy"),
+    aligned = _anchor_mode()
+    sidebar.selectbox("Anchor strategy", state.anchor_strategies(), key=KEY("strategy"), disabled=aligned,
                       help="random, stratified (equal per class), kmeans (the sample nearest each centroid), "
-                           "fps (farthest points), or manual (your picks).")
+                           "fps (farthest points), or manual (your picks). Parallel anchors only: otherwise the "
+                           "alignment's most confident pairs are the anchors.")
     limit = anchor_max
     if st.session_state.get(KEY("n_anchors"), 0) > limit:
         st.session_state[KEY("n_anchors")] = limit
     if limit > 2:
         sidebar.slider("Number of anchors", min_value=2, max_value=limit, step=1, key=KEY("n_anchors"),
-                       disabled=st.session_state.get(KEY("strategy")) == state.MANUAL)
+                       disabled=st.session_state.get(KEY("strategy")) == state.MANUAL and not aligned,
+                       help="Without parallel anchors: how many of the alignment's most confident pairs the "
+                            "relative views use." if aligned else None)
     else:  # a slider needs two distinct ends
         st.session_state[KEY("n_anchors")] = 2
         sidebar.caption(f"Number of anchors: 2 (the dataset has only {len(data)} samples; raise the sample size for "
                         "more).")
-    if data is not None:
+    if data is not None and not aligned:
         with sidebar.expander(f"Manual anchors ({len(st.session_state.get(KEY('manual_anchors'), []))})"):
             texts = dict(zip(data.ids, hover_text(data, limit=60)))
             options = list(data.ids[:MANUAL_LIST_LIMIT])
@@ -161,8 +190,9 @@ def live_controls(data: Dataset | None, anchor_max: int) -> None:
             st.caption("Or select samples in a Spaces panel and press 'Use as anchors' there.")
     sidebar.selectbox("Relative projection", state.relative_projections(), key=KEY("projection"),
                       help="How a sample is compared with each anchor; +center centres each space on its anchors.")
-    sidebar.selectbox("Translator (B → A)", state.choices("translator"), key=KEY("translator"),
-                      help="Fitted on the anchors after standard scaling.")
+    sidebar.selectbox("Translator (B → A)", state.choices("translator"), key=KEY("translator"), disabled=aligned,
+                      help="Fitted on the anchors after standard scaling. Without parallel anchors the translated "
+                           "view uses the alignment's own Procrustes map.")
     for field, default in (("map_kind", "pca"), ("color_by", "label")):  # a segmented control can be unselected
         if not st.session_state.get(KEY(field)):
             st.session_state[KEY(field)] = default

@@ -14,6 +14,13 @@ Two kinds of pages read the same sidebar setting (strategy, number of anchors, m
 When a split page uses another count or strategy than the sidebar's, :class:`AnchorPlan` says why in words, and
 the page shows it. The Cross-modal page has its own anchor pairs (its models are fixed) and says so.
 
+**Without parallel anchors** (the anchor modes "a few known pairs + bootstrap" and "none"), an alignment finds the
+pairs. It sees only the samples outside the split pages' test set (:func:`held_out_rows`), so the Stitching lab
+tests on samples never used for matching. :func:`alignment_sides` decides what each side holds: the same samples
+(B's order hidden by a seeded shuffle) or disjoint halves (the known pairs, if any, on both sides), and where the
+known pairs sit. The alignment's most confident pairs, one per sample on each side, are a relative view's anchors
+(:func:`pair_anchors`); A's classifier is trained on the split's training rows that A holds (:func:`side_train_rows`).
+
 Nothing here touches Streamlit: these are rules and pure functions of arrays, cached by the services that call them.
 """
 
@@ -33,6 +40,10 @@ POOL = 500  # anchors a split page may draw (when the data allows): the split ke
 MIN_TRAIN_SHARE = 4  # a split leaves at least 1/4 of the samples (and 10) for training beside the test set
 MIN_EXTRA = 14  # samples a split needs beyond its test set (a few anchors and a trainable set)
 MANUAL = "manual"
+PARALLEL, BOOTSTRAP, UNSUPERVISED = "parallel", "bootstrap", "none"  # the anchor modes
+SAME, DIFFERENT = "same", "different"  # what B holds without parallel anchors
+KNOWN_PAIRS = (3, 50)  # the bootstrap mode's fewest and most known pairs
+MIN_SIDE = 10  # samples each side of an alignment holds at least
 
 
 def test_size_for(n: int) -> int:
@@ -151,3 +162,97 @@ def explorer_anchor_rows(a: np.ndarray, labels: np.ndarray, ids: list[str], stra
         raise AnchorIndexError(f"{n_anchors} anchors asked for, but the dataset has {len(ids)} samples. "
                                f"Lower the anchor count or raise the sample size.")
     return select_anchors(a, n_anchors, strategy, labels=labels, seed=seed).numpy()
+
+
+# ---- without parallel anchors: what each side of an alignment holds ---------------------------------------------
+
+def held_out_rows(labels: np.ndarray, seed: int) -> np.ndarray:
+    """The split pages' test rows for a scenario, never shown to an alignment. The test set of :func:`make_split` is
+    drawn before the anchor pool, so it is the same for every anchor budget."""
+    return make_split(labels, 2, seed).test
+
+
+@dataclass(frozen=True)
+class AlignmentSides:
+    """What an alignment sees: dataset rows in the order each side gives them, and where the known pairs sit.
+
+    The source side is B (its order shuffled, so that position i of B and of A are unrelated), the target side A.
+    """
+
+    rows_b: np.ndarray  # [Nb] dataset rows of the source side, in the hidden (shuffled) order
+    rows_a: np.ndarray  # [Na] dataset rows of the target side
+    seed_pairs: np.ndarray  # [S, 2] (position in rows_b, position in rows_a) of the known pairs (S = 0: none)
+    sides: str  # SAME or DIFFERENT
+
+    def to_rows(self, pairs: np.ndarray) -> np.ndarray:
+        """``[M, 2]`` positions (source, target) as dataset rows (B row, A row)."""
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        return np.stack([self.rows_b[pairs[:, 0]], self.rows_a[pairs[:, 1]]], axis=1)
+
+
+def alignment_sides(n: int, held_out: np.ndarray, mode: str, known_pairs: int, sides: str,
+                    seed: int) -> AlignmentSides:
+    """The two sides of an alignment of ``n`` samples, none of them in ``held_out``.
+
+    ``mode``: BOOTSTRAP draws ``known_pairs`` samples whose pair is given (at random); UNSUPERVISED gives none.
+    ``sides``: SAME, both sides hold every sample outside ``held_out``; DIFFERENT, the others are split at random
+    into two disjoint halves, one per side, and the known pairs are on both sides. B's rows are then shuffled.
+
+    Raises:
+        InvalidParameterError: an unknown mode or sides, a count outside :data:`KNOWN_PAIRS`, or too few samples.
+    """
+    if mode not in (BOOTSTRAP, UNSUPERVISED):
+        raise InvalidParameterError(f"Unknown alignment mode {mode!r}: use {BOOTSTRAP!r} or {UNSUPERVISED!r}.")
+    if sides not in (SAME, DIFFERENT):
+        raise InvalidParameterError(f"Unknown sides {sides!r}: use {SAME!r} or {DIFFERENT!r}.")
+    count = int(known_pairs) if mode == BOOTSTRAP else 0
+    if mode == BOOTSTRAP and not KNOWN_PAIRS[0] <= count <= KNOWN_PAIRS[1]:
+        raise InvalidParameterError(f"Known pairs must be between {KNOWN_PAIRS[0]} and {KNOWN_PAIRS[1]}, got {count}.")
+    rng = np.random.default_rng([int(seed), 12])
+    rest = np.setdiff1d(np.arange(n), held_out)
+    others_needed = MIN_SIDE * (2 if sides == DIFFERENT else 1)
+    if len(rest) - count < others_needed:
+        raise InvalidParameterError(
+            f"{len(rest)} samples outside the test set are too few for {count} known pairs and "
+            f"{'two sides of' if sides == DIFFERENT else ''} {MIN_SIDE}+ samples; raise the sample size in the "
+            "sidebar" + (" or use fewer known pairs." if count else "."))
+    known = np.sort(rng.choice(rest, size=count, replace=False)) if count else np.empty(0, dtype=np.int64)
+    others = np.setdiff1d(rest, known)
+    if sides == SAME:
+        rows_a, rows_b = rest, rest
+    else:
+        others = rng.permutation(others)
+        half = len(others) // 2
+        rows_a, rows_b = np.sort(np.concatenate([known, others[:half]])), np.concatenate([known, others[half:]])
+    rows_b = np.asarray(rows_b, dtype=np.int64)[rng.permutation(len(rows_b))]  # the hidden order
+    rows_a = np.asarray(rows_a, dtype=np.int64)
+    where_b = {int(r): i for i, r in enumerate(rows_b)}
+    where_a = {int(r): i for i, r in enumerate(rows_a)}
+    seed_pairs = np.array([[where_b[int(r)], where_a[int(r)]] for r in known], dtype=np.int64).reshape(-1, 2)
+    return AlignmentSides(rows_b, rows_a, seed_pairs, sides)
+
+
+def pair_anchors(pairs: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The anchors of a relative view from an alignment's ``[M, 2]`` (B row, A row) pairs in confidence order: the
+    first ``count`` pairs whose B row and A row are both new (a sample anchors at most once per side).
+    Returns ``(rows_b [K], rows_a [K])``, K <= count."""
+    seen_b, seen_a, chosen = set(), set(), []
+    for row_b, row_a in np.asarray(pairs, dtype=np.int64).reshape(-1, 2):
+        if len(chosen) >= count:
+            break
+        if row_b in seen_b or row_a in seen_a:
+            continue
+        seen_b.add(int(row_b))
+        seen_a.add(int(row_a))
+        chosen.append((int(row_b), int(row_a)))
+    if len(chosen) < 2:
+        raise AnchorIndexError(f"The alignment found {len(chosen)} usable pair(s); a relative view needs at least 2. "
+                               "Raise the sample size, or use parallel anchors.")
+    array = np.array(chosen, dtype=np.int64)
+    return array[:, 0], array[:, 1]
+
+
+def side_train_rows(train: np.ndarray, sides: AlignmentSides, side: str = "a") -> np.ndarray:
+    """The split's training rows that one side (``"a"`` or ``"b"``) holds: a side's classifier trains on its own
+    samples (all the training rows when both sides hold the same samples)."""
+    return np.intersect1d(train, sides.rows_a if side == "a" else sides.rows_b)

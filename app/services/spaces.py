@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -225,15 +226,24 @@ class Explorer:
     data: Dataset
     a: np.ndarray  # [N, D_a]
     b: np.ndarray  # [N, D_b]
-    anchor_idx: np.ndarray  # [K]
+    anchor_idx: np.ndarray  # [K] A's anchor rows (and B's, with parallel anchors)
     views: Views
     notes: list[str]  # warnings from fitting the views, shown to the user
+    anchor_idx_b: np.ndarray | None = None  # [K] B's anchor rows when they differ (pairs found by an alignment)
+    aligned: Any = None  # the alignment.AlignedView naming an aligned explorer's views (None: parallel anchors)
+
+    @property
+    def anchors_b(self) -> np.ndarray:
+        """``[K]`` B's anchor rows: pair k is (``anchors_b[k]``, ``anchor_idx[k]``)."""
+        return self.anchor_idx if self.anchor_idx_b is None else self.anchor_idx_b
 
     @property
     def key(self) -> tuple:
-        """What the views depend on (scenario, anchors, projection, translator): a key for shared work."""
+        """What the views depend on (scenario, anchors, projection, translator, and the alignment when there is one):
+        a key for shared work, and the arguments of :func:`views`."""
         settings = self.settings
-        return settings.scenario, tuple(int(i) for i in self.anchor_idx), settings.projection, settings.translator
+        key = (settings.scenario, tuple(int(i) for i in self.anchor_idx), settings.projection, self.views.translator)
+        return key if self.aligned is None else (*key, self.aligned)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -250,11 +260,22 @@ def _views_with_notes(scenario: Scenario, anchors: tuple[int, ...], projection: 
     return view, list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
 
 
-def views(scenario: Scenario, anchors: tuple[int, ...], projection: str, translator: str) -> Views:
+def views(scenario: Scenario, anchors: tuple[int, ...], projection: str, translator: str, aligned=None) -> Views:
+    """The views an :attr:`Explorer.key` names (an aligned one's come from :mod:`app.services.alignment`)."""
+    if aligned is not None:
+        from app.services import alignment  # it builds on this module
+
+        return alignment.views(scenario, aligned, projection)
     return _views_with_notes(scenario, anchors, projection, translator)[0]
 
 
-def explorer(settings: Settings, tracker: Tracker | None = None) -> Explorer:
+def explorer(settings: Settings, tracker: Tracker | None = None, aligning=None) -> Explorer:
+    """The explorer of the settings: parallel anchors drawn by the sidebar's strategy, or (the other anchor modes)
+    the pairs an alignment finds (:func:`app.services.alignment.explorer`; ``aligning`` reports its progress)."""
+    if settings.aligned:
+        from app.services import alignment  # it builds on this module
+
+        return alignment.explorer(settings, tracker, aligning)
     data, a, b = load_spaces(settings.scenario, tracker)
     anchors = anchor_indices(settings.scenario, settings.strategy, settings.n_anchors, settings.manual_anchors)
     view, notes = _views_with_notes(settings.scenario, tuple(int(i) for i in anchors), settings.projection,
@@ -327,8 +348,8 @@ def metrics(ex: Explorer, k: int = 10) -> pd.DataFrame:
 
 
 def anchor_heatmaps(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:
-    """``[K, K]`` cosines between the anchors, in A and in B."""
-    return anchor_similarity(ex.a, ex.anchor_idx), anchor_similarity(ex.b, ex.anchor_idx)
+    """``[K, K]`` cosines between the anchors, in A and in B (between B's rows of the pairs, in pair order)."""
+    return anchor_similarity(ex.a, ex.anchor_idx), anchor_similarity(ex.b, ex.anchors_b)
 
 
 def class_means(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:

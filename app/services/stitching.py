@@ -16,17 +16,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from app import state
-from app.services import spaces
+from app.services import alignment, policy, spaces
 from app.services.policy import split_budget, test_size_for
 from app.state import Settings
 from latent_core.cache import try_write_bytes
 from latent_core.config import Scenario, cache_subdir
 from latent_core.heads import make_head
 from latent_core.metrics import confusion_matrix
-from latent_core.stitching import Stitcher, anchor_sweep, stitch_benchmark, summarize
-from latent_core.translate import TRANSLATORS
+from latent_core.stitching import SpaceMap, Stitcher, anchor_sweep, parse_method, stitch_benchmark, summarize
+from latent_core.translate import TRANSLATORS, Translator
+from latent_core.validation import unit_rows
 
 SWEEP_METHODS = ("absolute", "relative:cosine", "translate:procrustes")
 SWEEP_STRATEGIES = ("random", "stratified", "kmeans", "fps")
@@ -166,10 +168,88 @@ def _live_model(scenario: Scenario, split_budget: int, strategy: str, count: int
 
 
 def live_model(settings: Settings, method: str) -> LiveModel:
-    """The stitched head of the live panel, on the split pages' split and anchors (:mod:`app.services.policy`)."""
+    """The stitched head of the live panel, on the split pages' split and anchors (:mod:`app.services.policy`); in
+    the anchor modes without parallel anchors, on the alignment's pairs and translator (:func:`_aligned_live_model`).
+    """
     plan = spaces.split_plan(settings)
     spaces.split(settings)  # raises when the data is too small to split
+    key = alignment.align_key(settings)
+    if key is not None:
+        return _aligned_live_model(settings.scenario, key, plan.count, int(settings.n_anchors), method)
     return _live_model(settings.scenario, plan.count, plan.strategy, plan.count, method)
+
+
+class _Translated:
+    """A fitted translator as the B side of a stitch (A's side as it is): the shape of ``SpaceMap``."""
+
+    def __init__(self, translator: Translator) -> None:
+        self.translator = translator
+
+    def a(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def b(self, x: torch.Tensor) -> torch.Tensor:
+        return self.translator.transform(x)
+
+
+class PairStitcher:
+    """A stitched classifier whose anchors are pairs of different rows (found by an alignment): the interface of
+    :class:`latent_core.stitching.Stitcher` (``predict_proba``, ``predict``, ``top_anchors``, ``classes_``).
+
+    ``space_map`` carries A's and B's vectors into the head's space (a ``SpaceMap`` fitted on the pairs, or the
+    alignment's translator); A's head is trained on ``a_train`` mapped by it."""
+
+    def __init__(self, space_map, a_train: np.ndarray, y_train: np.ndarray, anchors_b: np.ndarray,
+                 b_anchor_vectors: np.ndarray, seed: int) -> None:
+        self.map_ = space_map
+        self.head_ = make_head("logreg", seed).fit(space_map.a(_tensor(a_train)).cpu().numpy(), y_train)
+        self.classes_ = self.head_.classes_
+        self.anchor_idx_ = np.asarray(anchors_b)
+        self.anchors_b_unit_ = unit_rows(_tensor(b_anchor_vectors), "B anchors")
+
+    def predict_proba(self, embeddings_b) -> np.ndarray:
+        x = _tensor(np.atleast_2d(np.asarray(embeddings_b, dtype=np.float32)))
+        return self.head_.predict_proba(self.map_.b(x).cpu().numpy())
+
+    def predict(self, embeddings_b) -> np.ndarray:
+        return self.classes_[self.predict_proba(embeddings_b).argmax(1)]
+
+    def top_anchors(self, embedding_b, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` pairs whose B sample is most similar (cosine, in B) to one B embedding: (B rows, cosines)."""
+        x = unit_rows(_tensor(np.atleast_2d(np.asarray(embedding_b, dtype=np.float32))), "embedding_b")
+        values, order = (x @ self.anchors_b_unit_.T)[0].topk(max(1, min(int(k), len(self.anchor_idx_))))
+        return self.anchor_idx_[order.numpy()], values.numpy()
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _aligned_live_model(scenario: Scenario, key: alignment.AlignKey, split_budget: int, count: int,
+                        method: str) -> LiveModel:
+    """The live panel without parallel anchors: relative stitching on the alignment's most confident pairs (at most
+    ``count``), ``translate:procrustes`` with the alignment's own translator, another translator fitted on all its
+    pairs. Each side's head trains on the split's training rows that side holds; the test rows were never seen by
+    the alignment."""
+    data, a, b = spaces.load_spaces(scenario)
+    split = spaces._split(scenario, split_budget)
+    al = alignment.aligned(scenario, key)
+    train_a, train_b = (policy.side_train_rows(split.train, al.sides, side) for side in ("a", "b"))
+    rows_b, rows_a = alignment.anchor_rows(al, count)
+    kind, name = parse_method(method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if kind == "translate" and name == alignment.TRANSLATOR:
+            space_map = _Translated(al.correspondence.translator)
+        elif kind == "translate":
+            space_map = SpaceMap(method).fit(_tensor(a[al.pairs[:, 1]]), _tensor(b[al.pairs[:, 0]]))
+        else:
+            space_map = SpaceMap(method).fit(_tensor(a[rows_a]), _tensor(b[rows_b]))
+        stitcher = PairStitcher(space_map, a[train_a], data.labels[train_a], rows_b, b[rows_b], scenario.seed)
+    head_a = make_head("logreg", scenario.seed).fit(a[train_a], data.labels[train_a])
+    head_b = make_head("logreg", scenario.seed).fit(b[train_b], data.labels[train_b])
+    return LiveModel(stitcher, head_a, head_b, split.test, stitcher.classes_)
 
 
 @dataclass

@@ -11,14 +11,17 @@ from app.components import sidebar
 from app.components.export import csv_download
 from app.components.feedback import or_stop
 from app.components.heatmaps import heatmap
-from app.components.progress import encoding_bars
+from app.components.progress import encoding_bars, progress_bar
 from app.components.projection import show_panel
 from app.services import similarity, spaces
 
 SAMPLE_ROWS = 12
 
 st.title("Similarity: do the two spaces agree?")
-ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(st.container()))
+_area = st.container()
+ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(_area),
+             lambda what: progress_bar(_area, f"Aligning the two spaces ({what})…",
+                                       lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}"))
 data = ex.data
 
 
@@ -42,7 +45,11 @@ metrics_panel()
 st.subheader("Anchor × anchor cosine similarity")
 panels = similarity.anchor_panels(ex)
 shown = f"{len(panels.order)} of the {panels.total}" if len(panels.order) < panels.total else f"All {panels.total}"
-st.caption(f"{shown} anchors ({ex.settings.strategy}), sorted by class.")
+if ex.settings.aligned:
+    st.caption(f"{shown} anchor pairs found by the alignment, sorted by the class of A's sample; B's matrix compares "
+               "B's sample of each pair (named by A's sample).")
+else:
+    st.caption(f"{shown} anchors ({ex.settings.strategy}), sorted by class.")
 st.caption(f"The angles between anchors survive the change of encoder: Pearson correlation of the two matrices' "
            f"off-diagonal entries **{panels.correlation:.3f}**. The difference shows where they do not.")
 names = panels.names

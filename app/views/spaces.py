@@ -9,10 +9,10 @@ import streamlit as st
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import or_stop
-from app.components.progress import encoding_bars
+from app.components.progress import encoding_bars, progress_bar
 from app.safety import md
-from app.services import spaces
-from app.state import map_label
+from app.services import alignment, spaces
+from app.state import SAME, map_label
 from app.uploads import plot_name, spec_label
 
 PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
@@ -20,17 +20,38 @@ GALLERY_LIMIT = 24
 
 
 
+def aligning_bar(area):
+    """The progress bar of an alignment (the anchor modes without parallel anchors)."""
+    return lambda what: progress_bar(area, f"Aligning the two spaces ({what})…",
+                                     lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}")
+
+
 st.title("Two spaces, one dataset")
-ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(st.container()))
+_area = st.container()
+ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(_area), aligning_bar(_area))
 
 settings, data = ex.settings, ex.data
+if settings.aligned:
+    anchors_text = (f"{len(ex.anchor_idx)} anchor pairs found by the alignment "
+                    f"({alignment.align_key(settings).describe()})")
+    translator_text = "the alignment's Procrustes map"
+else:
+    anchors_text, translator_text = f"{len(ex.anchor_idx)} anchors ({settings.strategy})", settings.translator
 st.caption(
     f"Dataset **{md(data.name, 60)}**: {len(data)} samples, {len(data.label_names)} classes · "
     f"A = {md(spec_label(settings.encoder_a))} ({ex.a.shape[1]}-d) · B = {md(spec_label(settings.encoder_b))} "
     f"({ex.b.shape[1]}-d) · "
-    f"{len(ex.anchor_idx)} anchors ({settings.strategy}) · relative: {settings.projection} · "
-    f"translator: {settings.translator}"
+    f"{anchors_text} · relative: {settings.projection} · "
+    f"translator: {translator_text}"
 )
+if settings.aligned:
+    _quality = or_stop(alignment.quality, settings)
+    _exact = "" if np.isnan(_quality.exact) else f", {_quality.exact:.0%} of them the same sample"
+    _held = "the same samples, B's order hidden" if settings.sides == SAME else "different samples"
+    st.info(f"**{alignment.mode_label(settings)}**: the alignment saw {_quality.rows_a} samples of A and "
+            f"{_quality.rows_b} of B ({_held}; never the {_quality.n_test} test samples) and found "
+            f"{_quality.n_pairs} pairs{_exact}, {_quality.purity:.0%} within a class. The panels draw every sample "
+            "in its true place; the Stitching lab scores the alignment against that hidden truth.", icon="🧩")
 for note in ex.notes:
     st.warning(md(note), icon="ℹ️")
 
@@ -43,11 +64,11 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
     kind = map_label(settings.map_kind)
     shared = (ex.key, maps_kind, settings.color_by, tuple(sorted(chosen)))
 
-    def panel(column, key: str, coords, title: str, file_name: str, colour=None, overlay=None):
+    def panel(column, key: str, coords, title: str, file_name: str, colour=None, overlay=None, anchors=ex.anchor_idx):
         with column:
             figure = proj.shared_figure(
                 (*shared, key, title),
-                lambda: proj.scatter_panel(coords, data, title, anchors=ex.anchor_idx, selected=selected, rows=rows,
+                lambda: proj.scatter_panel(coords, data, title, anchors=anchors, selected=selected, rows=rows,
                                            colour=colour, overlay=overlay))
             proj.show_panel(figure, key if select else f"preview-{key}", file_name, select=select)
 
@@ -59,23 +80,34 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
     panel(left, PANEL_KEYS[0], maps["abs_a"], f"A: {plot_name(settings.encoder_a)} ({kind})", "absolute-a",
           colour("absolute"))
     panel(right, PANEL_KEYS[1], maps["abs_b"], f"B: {plot_name(settings.encoder_b)} ({kind})", "absolute-b",
-          colour("absolute"))
+          colour("absolute"), anchors=ex.anchors_b)
     st.subheader("Relative spaces: one map, fitted on A")
-    st.caption(f"Each sample described by its {settings.projection} similarity to the same {len(ex.anchor_idx)} "
-               "anchors. Relative B is placed by the map fitted on relative A: where the panels agree, the spaces "
-               "agree.")
+    if settings.aligned:
+        st.caption(f"Each sample described by its {settings.projection} similarity to {len(ex.anchor_idx)} anchors: "
+                   "the alignment's most confident pairs, A's sample of each pair in A and B's in B (◇ marks them "
+                   "in each space). Relative B is placed by the map fitted on relative A: where the panels agree, "
+                   "the pairs it found agree.")
+    else:
+        st.caption(f"Each sample described by its {settings.projection} similarity to the same {len(ex.anchor_idx)} "
+                   "anchors. Relative B is placed by the map fitted on relative A: where the panels agree, the spaces "
+                   "agree.")
     left, right = st.columns(2)
     panel(left, PANEL_KEYS[2], maps["rel_a"], f"relative A ({kind})", "relative-a", colour("relative"))
     panel(right, PANEL_KEYS[3], maps["rel_b"], f"relative B, placed by A's map ({kind})", "relative-b",
-          colour("relative"))
+          colour("relative"), anchors=ex.anchors_b)
     st.subheader("Translation: B mapped into A")
     left, right = st.columns([3, 2])
-    panel(left, PANEL_KEYS[4], maps["abs_a"], f"A (●) and B translated into A (✕), {settings.translator}",
+    panel(left, PANEL_KEYS[4], maps["abs_a"], f"A (●) and B translated into A (✕), {translator_text}",
           "translated", colour("translated"), overlay=maps["translated"])
     with right:
-        st.caption(f"A {settings.translator} map fitted on the anchors only carries every B vector into A's space; "
-                   "both are drawn with A's map. Select points (box or lasso) to see a line from each sample in A "
-                   "to where its B vector lands.")
+        if settings.aligned:
+            st.caption("The alignment's Procrustes map, fitted on the pairs it found without knowing which sample is "
+                       "which, carries every B vector into A's space; both are drawn with A's map. Select points (box "
+                       "or lasso) to see a line from each sample in A to where its B vector lands.")
+        else:
+            st.caption(f"A {settings.translator} map fitted on the anchors only carries every B vector into A's "
+                       "space; both are drawn with A's map. Select points (box or lasso) to see a line from each "
+                       "sample in A to where its B vector lands.")
         _selected_samples(select)
 
 

@@ -18,7 +18,8 @@ from app.components.heatmaps import heatmap
 from app.components.progress import encoding_bars, progress_bar
 from app.components.projection import PALETTE, show_panel
 from app.safety import html, md
-from app.services import policy, spaces, stitching
+from app.services import alignment, policy, spaces, stitching
+from app.state import SAME
 from app.uploads import spec_label
 from latent_core.errors import InvalidImageError, LatentCoreError
 
@@ -27,13 +28,99 @@ HEADS = ("B → A stitched (A's head)", "B's own head", "A's head on A's encodin
 
 st.title("Stitching lab")
 settings = sidebar.current()
-data, a, b = or_stop(spaces.load_spaces, settings.scenario, encoding_bars(st.container()))
+_area = st.container()
+data, a, b = or_stop(spaces.load_spaces, settings.scenario, encoding_bars(_area))
 plan = spaces.split_plan(settings)
-st.caption(f"A = {md(spec_label(settings.encoder_a))} · B = {md(spec_label(settings.encoder_b))} · dataset "
-           f"**{md(data.name, 60)}** ({len(data)} samples) · {plan.count} anchors ({plan.strategy}) · "
-           f"test set {policy.test_size_for(len(data))} samples, never used as anchors or for training.")
-if plan.note:
-    st.caption(f"ℹ️ {plan.note}")
+if settings.aligned:
+    or_stop(alignment.alignment, settings, None, lambda what: progress_bar(
+        _area, f"Aligning the two spaces ({what})…",
+        lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}"))
+    st.caption(f"A = {md(spec_label(settings.encoder_a))} · B = {md(spec_label(settings.encoder_b))} · dataset "
+               f"**{md(data.name, 60)}** ({len(data)} samples) · anchors: **{alignment.mode_label(settings)}** "
+               f"({alignment.align_key(settings).describe()}) · test set {policy.test_size_for(len(data))} samples, "
+               "never used for matching, as anchors or for training.")
+else:
+    st.caption(f"A = {md(spec_label(settings.encoder_a))} · B = {md(spec_label(settings.encoder_b))} · dataset "
+               f"**{md(data.name, 60)}** ({len(data)} samples) · {plan.count} anchors ({plan.strategy}) · "
+               f"test set {policy.test_size_for(len(data))} samples, never used as anchors or for training.")
+    if plan.note:
+        st.caption(f"ℹ️ {plan.note}")
+
+
+def _share(value: float) -> str:
+    return "—" if np.isnan(value) else f"{value:.1%}"
+
+
+def curve_figure(curve: alignment.Curve, label: str) -> go.Figure:
+    """Stitched accuracy against the number of true anchors, with the alignment's point and level marked."""
+    frame = curve.frame
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=frame["n_anchors"], y=frame["accuracy"], mode="lines+markers",
+                                name="true anchors (random, Procrustes)", line={"color": "#1b9e77"},
+                                hovertemplate="%{x} true anchors: %{y:.3f}<extra></extra>"))
+    x = curve.known_pairs if curve.known_pairs else 1  # no pairs: a labelled place left of the curve (log axis)
+    figure.add_trace(go.Scatter(
+        x=[x], y=[curve.aligned_accuracy], mode="markers+text", name=label,
+        text=[f"{label}: {curve.aligned_accuracy:.3f}"], textposition="top right",
+        marker={"symbol": "star", "size": 16, "color": "#d95f02", "line": {"color": "black", "width": 1}},
+        hovertemplate=f"{label}: %{{y:.3f}}<extra></extra>"))
+    figure.add_hline(y=curve.aligned_accuracy, line_dash="dash", line_color="#d95f02", opacity=0.6)
+    figure.add_hline(y=curve.no_stitch, line_dash="dot", line_color="grey", annotation_text="no stitch (A on A)",
+                     annotation_position="bottom right")
+    figure.add_hline(y=curve.chance, line_dash="dot", line_color="#bbbbbb", annotation_text="chance",
+                     annotation_position="bottom right")
+    ticks = sorted({x, *[int(c) for c in frame["n_anchors"]]})
+    figure.update_layout(
+        title="Stitched accuracy vs number of true anchors, and the alignment", height=440,
+        xaxis={"type": "log", "title": "known pairs (true anchors)", "tickvals": ticks,
+               "ticktext": ["0 (none)" if t == 1 and not curve.known_pairs else str(t) for t in ticks]},
+        yaxis={"range": [0, 1.05], "title": "accuracy on B's test samples"},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def alignment_panel() -> None:
+    """Matching quality against the hidden truth, and the alignment on the accuracy curve of true anchors."""
+    st.subheader("How good is the alignment? (scored against the hidden truth)")
+    try:
+        quality = alignment.quality(settings)
+    except LatentCoreError as error:
+        show_error(error)
+        return
+    same = settings.sides == SAME
+    st.caption(f"The alignment ({quality.method}, {'same samples' if quality.matching == 'exact' else 'soft'} "
+               f"matching) saw {quality.rows_a} samples of A and {quality.rows_b} of B, never which is which, and "
+               f"found {quality.n_pairs} pairs in {quality.seconds:.1f} s.")
+    columns = st.columns(3)
+    columns[0].metric("exact matches", _share(quality.exact),
+                      help="Pairs whose two samples are the same sample." if same else
+                      "The sides hold different samples: no pair can be exact (except known pairs).")
+    columns[1].metric("class purity", _share(quality.purity), help="Pairs whose two samples share a class.")
+    columns[2].metric("pairs found", f"{quality.n_pairs}")
+    st.markdown(f"**Translation on the {quality.n_test} test samples** (vec2vec's measures: B's test vectors "
+                "translated into A, each looking for its own A vector among all of them)")
+    columns = st.columns(3)
+    columns[0].metric("top-1 retrieval", _share(quality.retrieval["top1"]),
+                      help="Fraction whose translated vector is nearest (cosine) to its own A vector.")
+    columns[1].metric("mean rank", f"{quality.retrieval['mean_rank']:.1f}",
+                      help=f"Rank of the true counterpart among {quality.n_test} (1 = best).")
+    columns[2].metric("mean cosine", f"{quality.retrieval['mean_cosine']:.3f}",
+                      help="Cosine between a translated vector and its true counterpart.")
+    try:
+        with progress_bar(st.container(), "Stitching with true anchors…",
+                          lambda done, total: f"Stitching: {done} of {total} runs") as report:
+            curve = alignment.accuracy_curve(settings, report)
+    except LatentCoreError as error:
+        show_error(error)
+        return
+    label = (f"bootstrap from {curve.known_pairs} known pairs" if curve.known_pairs else "unsupervised (0 pairs)")
+    show_panel(curve_figure(curve, label), "alignment-curve", "alignment-vs-true-anchors", select=False)
+    best = curve.frame.iloc[-1] if len(curve.frame) else None
+    reference = (f"; {int(best['n_anchors'])} true anchors give {best['accuracy']:.3f}" if best is not None else "")
+    st.caption(f"A logistic head trained on A's {curve.n_train} training samples reads B's {curve.n_test} test samples "
+               f"through the alignment's map: accuracy **{curve.aligned_accuracy:.3f}** (no stitch "
+               f"{curve.no_stitch:.3f}{reference}). The curve uses the same head and test samples with Procrustes on "
+               "random true anchors from the anchor pool.")
 
 
 def probability_figure(prediction: stitching.Prediction, names: list[str], title: str) -> go.Figure:
@@ -85,6 +172,10 @@ def live_prediction() -> None:
     st.markdown("Your input goes through **encoder B**, then through the stitch (relative projection or translator "
                 "fitted on the anchors), then into **A's classifier**, which never saw a B vector.")
     method = st.selectbox("Stitch", stitching.live_methods(), key="live-method")
+    if settings.aligned:
+        st.caption(f"Without parallel anchors: translate:{alignment.TRANSLATOR} is the alignment's own map, other "
+                   "translators are fitted on all its pairs, relative stitching uses its "
+                   f"{settings.n_anchors} most confident pairs as anchors (A's sample in A, B's in B).")
     left, right = st.columns([3, 2])
     with left:
         item = _input_item()
@@ -204,8 +295,14 @@ def anchor_curves() -> None:
     csv_download(sweep, "⬇ Sweep as CSV", "anchor-sweep.csv", key="sweep-csv")
 
 
+if settings.aligned:
+    alignment_panel()
+    st.divider()
 live_prediction()
 st.divider()
+if settings.aligned:
+    st.caption("The table and curves below use true parallel anchors: the reference the alignment is measured "
+               "against.")
 stitching_table()
 st.divider()
 anchor_curves()

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Fewer anchors than dimensions is normal here: least squares falls back to ridge (see translate.py).
     warnings.filterwarnings("ignore", message="The anchors are rank deficient", category=RuntimeWarning)
+    # Alignment: POT notes each entropic plan that stops at its iteration cap; the plans are still used as found.
+    warnings.filterwarnings("ignore", message="Sinkhorn did not converge", category=UserWarning)
     try:
         scenario = load_scenario(args.scenario)
         start = time.perf_counter()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from latent_core.encoders import short_name
+from latent_core.experiments.alignment import summarize as summarize_alignment
 from latent_core.experiments.run import ExperimentResults
 from latent_core.translate import TRANSLATORS
 
@@ -61,6 +62,58 @@ def crossmodal_table(results: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame
     wide.columns.name = None
     chance = frame.groupby("n_anchors").chance.mean().reset_index(drop=True)
     return wide.assign(chance=chance.values).rename(columns={"n_anchors": "pairs"})
+
+
+SIDES_LABELS = {"same": "same samples, order hidden", "different": "different samples"}
+
+
+def _number(value: float, fmt: str = ".3f") -> str:
+    return "" if pd.isna(value) else format(value, fmt)
+
+
+def _alignment_row(sides: str, anchors: str, row: dict) -> dict:
+    return {"samples on the two sides": sides, "anchors": anchors, "accuracy": _number(row.get("accuracy")),
+            "× true anchors": _number(row.get("ratio_true")), "× no-stitch": _number(row.get("ratio_no_stitch")),
+            "exact %": _number(100 * row.get("exact", float("nan")), ".0f"), "purity": _number(row.get("purity")),
+            "top-1": _number(row.get("top1")), "mean rank": _number(row.get("mean_rank"), ".1f"),
+            "mean cos": _number(row.get("mean_cosine")), "s": _number(row.get("seconds"), ".1f")}
+
+
+def alignment_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Means over seeds and both directions: the two baselines (no-stitch, the true anchors with Procrustes),
+    then one row per (sides, mode) (:func:`latent_core.experiments.alignment.summarize`)."""
+    true_count = int(results.n_true_anchors.iloc[0])
+    baselines = results.drop_duplicates(["seed", "direction"])
+    rows = [
+        _alignment_row("", "none: no-stitch (A's head on A)", {
+            "accuracy": baselines.no_stitch.mean(),
+            "ratio_true": (baselines.no_stitch / baselines.true_accuracy).mean(), "ratio_no_stitch": 1.0}),
+        _alignment_row("", f"{true_count} true pairs, Procrustes", {
+            "accuracy": baselines.true_accuracy.mean(), "ratio_true": 1.0,
+            "ratio_no_stitch": (baselines.true_accuracy / baselines.no_stitch).mean(),
+            "top1": baselines.true_top1.mean(), "mean_rank": baselines.true_mean_rank.mean(),
+            "mean_cosine": baselines.true_mean_cosine.mean()}),
+    ]
+    for row in summarize_alignment(results, by=("sides", "mode")).to_dict("records"):
+        seeds = int(results[(results.sides == row["sides"]) & (results["mode"] == row["mode"])].n_seed_pairs.max())
+        anchors = f"{seeds} known pairs + bootstrap" if row["mode"] == "bootstrap" else "none (unsupervised)"
+        rows.append(_alignment_row(SIDES_LABELS.get(row["sides"], row["sides"]), anchors, row))
+    return pd.DataFrame(rows)
+
+
+def alignment_directions_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per direction (A → B: head on A, B translated into A), sides and mode: means over seeds and the worst seed."""
+    frame = results.assign(**{"A → B": [f"{short_name(a)} → {short_name(b)}"
+                                        for a, b in zip(results.encoder_a, results.encoder_b)]})
+    summary = summarize_alignment(frame, by=("A → B", "sides", "mode"))
+    return pd.DataFrame({
+        "A → B": summary["A → B"], "sides": summary.sides, "mode": summary["mode"],
+        "no-stitch": summary.no_stitch.map(_number), "true anchors": summary.true_accuracy.map(_number),
+        "accuracy": summary.accuracy.map(_number), "× true anchors": summary.ratio_true.map(_number),
+        "× no-stitch": summary.ratio_no_stitch.map(_number),
+        "worst × no-stitch": summary.min_ratio_no_stitch.map(_number),
+        "exact %": (100 * summary.exact).map(lambda v: _number(v, ".0f")),
+        "s": summary.seconds.map(lambda v: _number(v, ".1f")), "runs": summary.runs})
 
 
 def _markdown(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
@@ -121,6 +174,23 @@ def plot_sweep(sweep: pd.DataFrame, title: str, html_path: Path, png_path: Path)
     plt.close(fig)
 
 
+def alignment_markdown(experiment: ExperimentResults) -> str:
+    """The alignment report: per pair, the means table, then the same by direction."""
+    scenario, results, parts = experiment.scenario, experiment.results, []
+    for (dataset, pair), group in results.groupby(["dataset", "pair"], sort=False):
+        first = group.iloc[0]
+        parts.append(
+            f"Few and zero anchors, {scenario.name}: {dataset}, {pair}. {scenario.head} head trained on the target "
+            f"side's {int(first.n_pool)} pool samples, tested on {int(first.n_test)} samples never used for matching; "
+            f"means over seeds {sorted(set(group.seed))} and both directions. × true anchors: accuracy over that of "
+            f"{int(first.n_true_anchors)} true pairs with Procrustes; exact: pairs joining a sample to itself; "
+            f"purity: pairs of one class; top-1 / mean rank / mean cos: translated test vectors retrieving their "
+            f"true counterparts (vec2vec's metrics); s: seconds per alignment.\n\n"
+            f"{_markdown(alignment_table(group))}\n\nBy direction (A → B: head on A, B translated into A):\n\n"
+            f"{_markdown(alignment_directions_table(group))}\n")
+    return "\n".join(parts)
+
+
 def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Path]:
     """Write every output file of a run into ``out``; returns their paths by name."""
     out = Path(out)
@@ -137,6 +207,9 @@ def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Pa
         intro = (f"Zero-shot image classification from captions (ASIF, top-{scenario.topk}, power {scenario.power}) "
                  f"vs a k-NN on the anchor images' labels, by number of image/caption pairs; mean over seeds "
                  f"{scenario.seeds}.")
+    elif scenario.kind == "alignment":
+        paths["table"].write_text(alignment_markdown(experiment))
+        return paths
     else:
         table = experiment.results.groupby("method").accuracy.mean().reset_index()
         intro = f"CLIP zero-shot, {scenario.name}."

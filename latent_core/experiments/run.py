@@ -12,8 +12,9 @@ from tqdm.auto import tqdm
 from latent_core.crossmodal import asif_accuracy_sweep, class_prompts, clip_scores, stitched_clip_scores
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
-from latent_core.encoders import get_encoder
+from latent_core.encoders import get_encoder, short_name
 from latent_core.errors import ConfigError
+from latent_core.experiments.alignment import alignment_benchmark
 from latent_core.experiments.scenarios import ExperimentScenario
 from latent_core.modality import check_modality, encoder_modality
 from latent_core.stitching import (
@@ -164,7 +165,28 @@ def run_clip(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentRe
     return ExperimentResults(scenario, pd.DataFrame(rows))
 
 
-RUNNERS = {"stitching": run_stitching, "asif": run_asif, "clip": run_clip}
+def run_alignment(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
+    """Few and zero anchors (:func:`latent_core.experiments.alignment.alignment_benchmark`) for every pair, both
+    directions; ``encoder_a`` is the target side (its head), ``encoder_b`` the side translated into it."""
+    dataset = load_dataset(scenario.dataset, n=scenario.n_samples, seed=scenario.sample_seed)
+    check_encoders([(spec, "items") for spec in scenario.encoders()], dataset, scenario.dataset)
+    spaces = {spec: embed(spec, dataset, verbose=verbose) for spec in scenario.encoders()}
+    frames = []
+    for number, (spec_a, spec_b) in enumerate(scenario.pairs):
+        frame = alignment_benchmark(spaces[spec_a], spaces[spec_b], dataset.labels, modes=scenario.modes,
+                                    sides=scenario.sides, n_seed_pairs=scenario.n_seed_pairs,
+                                    test_size=scenario.test_size, true_anchors=scenario.n_anchors,
+                                    seeds=scenario.seeds, head=scenario.head,
+                                    unpaired_kwargs={"method": scenario.unpaired_method},
+                                    progress=_bar(f"align {number + 1}/{len(scenario.pairs)}", verbose))
+        forward = frame.direction == "forward"
+        frames.append(frame.assign(dataset=dataset.name, pair=f"{short_name(spec_a)} ↔ {short_name(spec_b)}",
+                                   encoder_a=np.where(forward, spec_a, spec_b),
+                                   encoder_b=np.where(forward, spec_b, spec_a)))
+    return ExperimentResults(scenario, pd.concat(frames, ignore_index=True))
+
+
+RUNNERS = {"stitching": run_stitching, "asif": run_asif, "clip": run_clip, "alignment": run_alignment}
 
 
 def run(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:

@@ -2,8 +2,10 @@
 
 A scenario file holds the fields of :class:`ExperimentScenario` (lists as arrays, ``pairs`` as a list of
 ``[encoder_a, encoder_b]``). ``kind`` is ``stitching`` (zero-shot stitching between encoders of one
-modality), ``asif`` (image classification from captions through anchor pairs) or ``clip`` (CLIP zero-shot,
-and another image encoder stitched into CLIP's image space).
+modality), ``asif`` (image classification from captions through anchor pairs), ``clip`` (CLIP zero-shot,
+and another image encoder stitched into CLIP's image space) or ``alignment`` (few and zero anchors: each pair
+aligned from ``n_seed_pairs`` known pairs and from none, both directions, against ``n_anchors`` true anchors;
+:mod:`latent_core.experiments.alignment`).
 """
 
 from __future__ import annotations
@@ -57,9 +59,14 @@ class ExperimentScenario:
     stitched_image_encoder: str | None = None  # clip: another image encoder translated into CLIP's space
     translator: str = "linear"
     online: bool = False
+    # alignment (pairs, n_anchors = the true-anchor baseline, test_size, seeds and head as above)
+    modes: list[str] = field(default_factory=lambda: ["bootstrap", "unsupervised"])
+    sides: list[str] = field(default_factory=lambda: ["same", "different"])
+    n_seed_pairs: int = 10
+    unpaired_method: str = "auto"
 
     def encoders(self) -> list[str]:
-        if self.kind == "stitching":
+        if self.kind in ("stitching", "alignment"):
             return sorted({spec for pair in self.pairs for spec in pair})
         specs = [self.image_encoder, self.text_encoder]
         return specs + ([self.stitched_image_encoder] if self.stitched_image_encoder else [])
@@ -73,10 +80,11 @@ class ExperimentScenario:
             if not check(value):
                 expected = expected() if callable(expected) else expected
                 raise ConfigError(f"Scenario {name!r}: {field_name} must be {expected}, got {describe(value)}.")
-        if self.kind not in ("stitching", "asif", "clip"):
-            raise ConfigError(f"Scenario {self.name!r}: kind must be stitching, asif or clip, not {self.kind!r}.")
-        if self.kind == "stitching" and not self.pairs:
-            raise ConfigError(f"Scenario {self.name!r}: a stitching scenario needs 'pairs' of encoders.")
+        if self.kind not in KINDS:
+            raise ConfigError(f"Scenario {self.name!r}: kind must be {', '.join(KINDS)}, not {self.kind!r}.")
+        if self.kind in ("stitching", "alignment") and not self.pairs:
+            article = "an" if self.kind == "alignment" else "a"
+            raise ConfigError(f"Scenario {self.name!r}: {article} {self.kind} scenario needs 'pairs' of encoders.")
         for pair in self.pairs:
             if len(pair) != 2:
                 raise ConfigError(f"Scenario {self.name!r}: each pair must name two encoders, got {pair!r}.")
@@ -118,10 +126,24 @@ def _one_of(options):
     return lambda value: isinstance(value, str) and value in options
 
 
+def _unpaired_methods() -> tuple[str, ...]:
+    from latent_core.correspondence import UNPAIRED_METHODS  # POT and scipy load only when this is checked
+
+    return UNPAIRED_METHODS
+
+
+def _choices(options):
+    """A non-empty list of distinct items of ``options``."""
+    return lambda value: (isinstance(value, list) and bool(value) and len(set(map(str, value))) == len(value)
+                          and all(isinstance(v, str) and v in options for v in value))
+
+
+KINDS = ("stitching", "asif", "clip", "alignment")
+
 # field -> (check, what is expected, or a function saying it): every field of ExperimentScenario, checked by validate().
 _FIELD_CHECKS = {
     "name": (_is_str, "a non-empty string"),
-    "kind": (_one_of(("stitching", "asif", "clip")), "one of 'stitching', 'asif', 'clip'"),
+    "kind": (_one_of(KINDS), f"one of {', '.join(repr(k) for k in KINDS)}"),
     "dataset": (_is_str, "a dataset spec string such as 'bbc'"),
     "n_samples": (lambda v: v is None or _is_int(v, 1), "a positive integer (or absent for all samples)"),
     "sample_seed": (_is_int, "an integer"),
@@ -148,6 +170,11 @@ _FIELD_CHECKS = {
     "stitched_image_encoder": (lambda v: v is None or _is_str(v), "an encoder spec string (or absent)"),
     "translator": (_one_of(TRANSLATORS), lambda: f"one of {', '.join(repr(t) for t in TRANSLATORS)}"),  # registry now
     "online": (lambda v: isinstance(v, bool), "true or false"),
+    "modes": (_choices(("bootstrap", "unsupervised")), "a non-empty list of 'bootstrap', 'unsupervised'"),
+    "sides": (_choices(("same", "different")), "a non-empty list of 'same', 'different'"),
+    "n_seed_pairs": (lambda v: _is_int(v, 3), "an integer of at least 3 (known pairs to bootstrap from)"),
+    "unpaired_method": (lambda v: v == "auto" or _one_of(_unpaired_methods())(v),  # no POT import for the default
+                        lambda: f"one of {', '.join(repr(m) for m in _unpaired_methods())}"),
 }
 
 
@@ -166,6 +193,14 @@ BUILTIN: dict[str, ExperimentScenario] = {
         n_samples=3000, test_size=0.5,
         n_anchors=300, image_encoder="effnet:lite0", text_encoder=MINILM,
         sweep_counts=[25, 50, 100, 200, 300, 500, 700, 1000],
+    ),
+    "align-bbc": ExperimentScenario(  # the bundled embeddings: no encoding
+        name="align-bbc", kind="alignment", dataset="bbc", n_samples=None, test_size=900, n_anchors=300,
+        pairs=[[MINILM, MPNET]],
+    ),
+    "align-fashion": ExperimentScenario(  # 2200 images: a pool of 1300 beside the 900 test images
+        name="align-fashion", kind="alignment", dataset="fashion-mnist", n_samples=2200, test_size=900,
+        n_anchors=300, pairs=[["effnet:lite0", "effnet:lite2"]],
     ),
 }
 

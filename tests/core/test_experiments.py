@@ -27,7 +27,7 @@ sweep_strategies = ["random", "kmeans"]
 """
 
 def test_builtin_scenarios_and_files(tmp_path):
-    assert set(BUILTIN) == {"text-bbc", "image-fashion", "crossmodal-asif"}
+    assert set(BUILTIN) == {"text-bbc", "image-fashion", "crossmodal-asif", "align-bbc", "align-fashion"}
     text = load_scenario("text-bbc")
     assert [MINILM, "st:sentence-transformers/all-mpnet-base-v2"] in text.pairs and text.test_size >= 900
     (tmp_path / "s.toml").write_text(QUICK_TOML)
