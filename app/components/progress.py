@@ -1,4 +1,4 @@
-"""Progress bars for long steps (encoding, stitching sweeps), removed when the step ends, even on an error."""
+"""Progress bars for long steps (encoding, aligning, stitching sweeps), removed when the step ends, even on an error."""
 
 from __future__ import annotations
 
@@ -34,3 +34,10 @@ def encoding_bars(area, noun: str | Callable[[str], str] = "samples"
         return progress_bar(area, f"{role}: loading {spec}…",
                             lambda done, total: f"{role}: embedded {done} of {total} {what}")
     return tracker
+
+
+def aligning_bars(area) -> Callable[[str], AbstractContextManager[Report]]:
+    """A tracker for an alignment (the anchor modes without parallel anchors): ``tracker(what)`` is one bar in
+    ``area`` naming what is aligned."""
+    return lambda what: progress_bar(area, f"Aligning the two spaces ({what})…",
+                                     lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}")

@@ -11,7 +11,7 @@ from app.components import sidebar
 from app.components.export import csv_download
 from app.components.feedback import or_stop
 from app.components.heatmaps import heatmap
-from app.components.progress import encoding_bars, progress_bar
+from app.components.progress import aligning_bars, encoding_bars
 from app.components.projection import show_panel
 from app.services import similarity, spaces
 
@@ -19,9 +19,7 @@ SAMPLE_ROWS = 12
 
 st.title("Similarity: do the two spaces agree?")
 _area = st.container()
-ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(_area),
-             lambda what: progress_bar(_area, f"Aligning the two spaces ({what})…",
-                                       lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}"))
+ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(_area), aligning_bars(_area))
 data = ex.data
 
 

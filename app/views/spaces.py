@@ -9,7 +9,7 @@ import streamlit as st
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.feedback import or_stop
-from app.components.progress import encoding_bars, progress_bar
+from app.components.progress import aligning_bars, encoding_bars
 from app.safety import md
 from app.services import alignment, spaces
 from app.state import SAME, map_label
@@ -20,15 +20,9 @@ GALLERY_LIMIT = 24
 
 
 
-def aligning_bar(area):
-    """The progress bar of an alignment (the anchor modes without parallel anchors)."""
-    return lambda what: progress_bar(area, f"Aligning the two spaces ({what})…",
-                                     lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}")
-
-
 st.title("Two spaces, one dataset")
 _area = st.container()
-ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(_area), aligning_bar(_area))
+ex = or_stop(spaces.explorer, sidebar.current(), encoding_bars(_area), aligning_bars(_area))
 
 settings, data = ex.settings, ex.data
 if settings.aligned:

@@ -15,7 +15,7 @@ from app.components import sidebar
 from app.components.export import csv_download
 from app.components.feedback import or_stop, show_error
 from app.components.heatmaps import heatmap
-from app.components.progress import encoding_bars, progress_bar
+from app.components.progress import aligning_bars, encoding_bars, progress_bar
 from app.components.projection import PALETTE, show_panel
 from app.safety import html, md
 from app.services import alignment, policy, spaces, stitching
@@ -32,9 +32,7 @@ _area = st.container()
 data, a, b = or_stop(spaces.load_spaces, settings.scenario, encoding_bars(_area))
 plan = spaces.split_plan(settings)
 if settings.aligned:
-    or_stop(alignment.alignment, settings, None, lambda what: progress_bar(
-        _area, f"Aligning the two spaces ({what})…",
-        lambda done, total: f"Aligning the two spaces ({what}): step {done} of {total}"))
+    or_stop(alignment.alignment, settings, None, aligning_bars(_area))
     st.caption(f"A = {md(spec_label(settings.encoder_a))} · B = {md(spec_label(settings.encoder_b))} · dataset "
                f"**{md(data.name, 60)}** ({len(data)} samples) · anchors: **{alignment.mode_label(settings)}** "
                f"({alignment.align_key(settings).describe()}) · test set {policy.test_size_for(len(data))} samples, "
