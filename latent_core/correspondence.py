@@ -151,6 +151,9 @@ def _soft_refine(source, target, translator, rounds: int, seed: int, fixed: np.n
     rows_t = _subsample(len(target), SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 1])
     xs, xt = source[rows_s], target[rows_t]
     a, b = ot.unif(len(xs)), ot.unif(len(xt))
+    known = fixed is not None and len(fixed) > 0
+    if known:  # the known pairs' places in the subsample (rows are sorted, and each is used once per side)
+        known_s, known_t = np.searchsorted(rows_s, fixed[:, 0]), np.searchsorted(rows_t, fixed[:, 1])
     transport = float("nan")
     for _ in range(rounds):
         cost = (1.0 - _unit(translator.transform(xs).numpy()) @ _unit(xt).T).astype(np.float64)
@@ -158,11 +161,8 @@ def _soft_refine(source, target, translator, rounds: int, seed: int, fixed: np.n
             warnings.simplefilter("ignore", UserWarning)
             plan = ot.sinkhorn(a, b, cost, SOFT_REG, numItermax=1000, stopThr=1e-6)
         transport = float((plan * cost).sum() / plan.sum())
-        if fixed is not None and len(fixed):
-            where_s = {int(r): i for i, r in enumerate(rows_s)}
-            where_t = {int(r): j for j, r in enumerate(rows_t)}
-            for s, t in fixed:
-                plan[where_s[int(s)], where_t[int(t)]] += 1.0 / len(xs)
+        if known:
+            plan[known_s, known_t] += 1.0 / len(xs)
         translator = Procrustes(translator.scaling).fit_coupling(xs, xt, plan)
     return translator, transport
 
