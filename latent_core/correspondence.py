@@ -51,6 +51,9 @@ GW_EPSILON_STEPS = 4  # epsilon doubles up to 3 times when the plan underflows (
 SOFT_SAMPLE = 1500  # rows per side in the optimal-transport plan of soft refinement
 SOFT_REG = 0.02  # entropic regularisation of that plan (costs are 1 - cosine, in [0, 2])
 SOFT_ROUNDS = 6
+ANCHORED_REG = 0.3  # entropic regularisation of the anchored plan, on costs normalised to mean 1 (BBC: 0.1-0.5 alike)
+ANCHORED_WEIGHT = 0.5  # weight of the cost between relative representations beside the translated cost
+ANCHORED_ROUNDS = 12  # translated-cost rounds after the first, relative-only plan
 CENTROIDS = 24  # k-means clusters per side for the centroid matching
 QAP_RESTARTS = 40
 
@@ -144,26 +147,65 @@ def _soft_refine(source, target, translator, rounds: int, seed: int, fixed: np.n
     (costs 1 - cosine, on up to :data:`SOFT_SAMPLE` rows per side), the rotation refitted on the plan, repeated.
     ``fixed`` pairs get the weight of a whole row each. Returns (translator, the last plan's transport cost: the
     mean 1 - cosine it moves mass over, lower when the translated source lies on the target)."""
-    import ot  # POT: imported here, since most users never align without anchors
-
     rng = np.random.default_rng(seed)
     rows_s = _subsample(len(source), SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 0])
     rows_t = _subsample(len(target), SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 1])
     xs, xt = source[rows_s], target[rows_t]
-    a, b = ot.unif(len(xs)), ot.unif(len(xt))
     known = fixed is not None and len(fixed) > 0
     if known:  # the known pairs' places in the subsample (rows are sorted, and each is used once per side)
         known_s, known_t = np.searchsorted(rows_s, fixed[:, 0]), np.searchsorted(rows_t, fixed[:, 1])
     transport = float("nan")
     for _ in range(rounds):
         cost = (1.0 - _unit(translator.transform(xs).numpy()) @ _unit(xt).T).astype(np.float64)
-        with warnings.catch_warnings():  # "did not converge": a near-converged plan is good enough to fit a rotation
-            warnings.simplefilter("ignore", UserWarning)
-            plan = ot.sinkhorn(a, b, cost, SOFT_REG, numItermax=1000, stopThr=1e-6)
+        plan = _sinkhorn(cost, SOFT_REG)
         transport = float((plan * cost).sum() / plan.sum())
         if known:
             plan[known_s, known_t] += 1.0 / len(xs)
         translator = Procrustes(translator.scaling).fit_coupling(xs, xt, plan)
+    return translator, transport
+
+
+def _sinkhorn(cost: np.ndarray, reg: float) -> np.ndarray:
+    """An entropic optimal-transport plan between uniform marginals (POT)."""
+    import ot  # POT: imported here, since most users never align without anchors
+
+    with warnings.catch_warnings():  # "did not converge": a near-converged plan is good enough to fit a rotation
+        warnings.simplefilter("ignore", UserWarning)
+        return ot.sinkhorn(ot.unif(cost.shape[0]), ot.unif(cost.shape[1]), cost.astype(np.float64), reg,
+                           numItermax=1000, stopThr=1e-6)
+
+
+def _mean_one(cost: np.ndarray) -> np.ndarray:
+    return cost / max(float(cost.mean()), 1e-12)
+
+
+def _anchored_transport(source, target, seeds: np.ndarray, rounds: int, seed: int, scaling: str | None):
+    """Soft bootstrap, for sides that hold different samples: no sample has a counterpart, but the known pairs
+    describe every sample on both sides in one shared frame (its relative representation against them).
+
+    The first plan is entropic optimal transport under the cost between relative representations (1 - cosine,
+    :func:`_relative` against the known pairs); the rotation is fitted on it (:meth:`Procrustes.fit_coupling`,
+    each known pair weighted as a whole row). Each later round transports under the translated cost (1 - cosine
+    of the translated source against the target) plus :data:`ANCHORED_WEIGHT` times the relative cost, so that
+    the known pairs keep pulling every class to its place while the translation sharpens the plan. Both costs
+    are normalised to mean 1; the regularisation :data:`ANCHORED_REG` is large on purpose: each source row is
+    fitted to a local average of similar targets, which is what a class-level correspondence can promise.
+
+    Returns (translator, the last plan's mean translated cost in 1 - cosine)."""
+    rng = np.random.default_rng(seed)
+    rows_s = _subsample(len(source), SOFT_SAMPLE, rng, keep=seeds[:, 0])
+    rows_t = _subsample(len(target), SOFT_SAMPLE, rng, keep=seeds[:, 1])
+    xs, xt = source[rows_s], target[rows_t]
+    known_s, known_t = np.searchsorted(rows_s, seeds[:, 0]), np.searchsorted(rows_t, seeds[:, 1])
+    relative = _mean_one(1.0 - _relative(xs, source[seeds[:, 0]]) @ _relative(xt, target[seeds[:, 1]]).T)
+    cost, translator, transport = relative, None, float("nan")
+    for _ in range(rounds + 1):
+        plan = _sinkhorn(cost, ANCHORED_REG)
+        plan[known_s, known_t] += 1.0 / len(xs)
+        translator = Procrustes(scaling).fit_coupling(xs, xt, plan)
+        translated = 1.0 - _unit(translator.transform(xs).numpy()) @ _unit(xt).T
+        transport = float((plan * translated).sum() / plan.sum())
+        cost = _mean_one(translated) + ANCHORED_WEIGHT * relative
     return translator, transport
 
 
@@ -270,9 +312,9 @@ def bootstrap_anchors(source: ArrayLike, target: ArrayLike, seed_pairs: ArrayLik
     pairs the two sides' mutual nearest neighbours in that relative space, and keeps the most unambiguous ones
     (largest margin to the second best), about four times as many as before; the known pairs always stay. The
     pairs then fit Procrustes, refined on mutual neighbours in the translated space. When the sides turn out to
-    hold different samples (``matching="soft"``, or ``"auto"`` deciding so), the map is refitted on optimal-
-    transport plans, and unsupervised Gromov-Wasserstein candidates (:func:`align_unpaired`) compete with it:
-    the candidate that carries the known pairs closest to each other wins.
+    hold different samples (``matching="soft"``, or ``"auto"`` deciding so), there are no counterparts to find:
+    the map is fitted on optimal-transport plans instead, whose cost joins the relative representations against
+    the known pairs with the translated cosine (:func:`_anchored_transport`).
 
     Args:
         source: ``[N, Ds]``; target: ``[M, Dt]`` (numpy or torch).
@@ -292,10 +334,10 @@ def bootstrap_anchors(source: ArrayLike, target: ArrayLike, seed_pairs: ArrayLik
     rounds = as_int(rounds, "rounds", minimum=1)
     if n_anchors is not None:
         n_anchors = as_int(n_anchors, "n_anchors", minimum=2)
-    tick = _ticker(rounds + 3 + GW_RESTARTS, progress)
+    tick = _ticker(rounds + 3, progress)
     goal = min(len(xs), len(xt))
     pairs = seeds
-    for _ in range(rounds):
+    for _ in range(rounds if matching != "soft" else 0):
         similarity = _relative(xs, xs[pairs[:, 0]]) @ _relative(xt, xt[pairs[:, 1]]).T
         rows, cols, margin = mutual_nearest(similarity)
         found = _with_fixed(np.stack([rows, cols], 1), seeds)[len(seeds):]
@@ -303,28 +345,20 @@ def bootstrap_anchors(source: ArrayLike, target: ArrayLike, seed_pairs: ArrayLik
         keep = min(goal, max(4 * len(pairs), 40))
         pairs = np.concatenate([seeds, found[np.argsort(-found_margin, kind="stable")[:keep]]])
         tick()
-    translator = _fit_pairs(xs, xt, pairs, scaling)
-    translator, found, rate, transport = _settle(xs, xt, translator, matching, seed, seeds)
+    info = {"rounds": rounds, "seed_pairs": len(seeds)}
+    found = "soft"
+    if matching != "soft":
+        translator, rate = _hard_refine(xs, xt, _fit_pairs(xs, xt, pairs, scaling), 5, seeds)
+        found = matching if matching != "auto" else ("exact" if rate >= EXACT_RATE else "soft")
+        info["bootstrap_rate"] = rate
     tick()
-    info = {"rounds": rounds, "seed_pairs": len(seeds), "bootstrap_rate": rate}
-    if found == "soft":  # different samples: relative neighbours are only similar samples; let GW starts compete
-        candidates = [(_soft_score(xs, xt, translator, transport, seeds), translator, "bootstrap")]
-        for _, start in _gw_candidates(xs, xt, seed, GW_RESTARTS, tick, scaling=scaling):
-            refined, _, _, cost = _settle(xs, xt, start, "soft", seed, seeds)
-            candidates.append((_soft_score(xs, xt, refined, cost, seeds), refined, "gw"))
-        score, translator, start = min(candidates, key=lambda c: c[0])
-        info |= {"start": start, "misfit": score}
+    if found == "soft":  # different samples: relative neighbours are only similar samples; transport instead
+        translator, info["transport"] = _anchored_transport(xs, xt, seeds, ANCHORED_ROUNDS, seed, scaling)
     tick()
     result = _finish(xs, xt, translator, "bootstrap", found, info, started, n_anchors, seeds)
-    tick()
+    if progress is not None:
+        progress(rounds + 3, rounds + 3)
     return result
-
-
-def _soft_score(xs, xt, translator, transport: float, seeds: np.ndarray) -> float:
-    """How badly a soft alignment fits: its transport cost plus the mean 1 - cosine between the translated known
-    source rows and their known targets (both in cosine-distance units; lower is better)."""
-    moved = _unit(translator.transform(xs[seeds[:, 0]]).numpy())
-    return transport + float(np.mean(1.0 - np.sum(moved * _unit(xt[seeds[:, 1]]), 1)))
 
 
 # ---- no pairs at all -----------------------------------------------------------------------------------------------

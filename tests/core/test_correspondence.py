@@ -131,6 +131,22 @@ def test_different_samples_are_recognised_and_still_aligned():
     assert purity > 0.8
 
 
+def test_soft_bootstrap_commutes_with_a_rotation_of_the_source():
+    """Relative representations ignore a rotation Q of the source and Procrustes absorbs it, so the map fitted on
+    X Q, applied to Z Q, is the map fitted on X applied to Z (with isotropic scaling, which Q leaves alone)."""
+    x, _ = _mixture(300, seed=11)
+    y, _ = _rotated(x, seed=13, noise=0.05)
+    q = ortho_group.rvs(D, random_state=17).astype(np.float32)
+    seeds = np.stack([np.arange(5), np.arange(5)], 1)
+    source, target, held_out = x[:150], np.concatenate([y[:5], y[150:290]]), x[290:]
+    plain = bootstrap_anchors(source, target, seeds, matching="soft", scaling="isotropic")
+    turned = bootstrap_anchors(source @ q, target, seeds, matching="soft", scaling="isotropic")
+    assert plain.matching == turned.matching == "soft"
+    np.testing.assert_allclose(turned.translator.transform(held_out @ q).numpy(),
+                               plain.translator.transform(held_out).numpy(), atol=2e-3)
+    np.testing.assert_array_equal(turned.pairs, plain.pairs)
+
+
 def test_refine_keeps_a_good_correspondence_good(same_samples):
     x, y, order, _, _, _, _ = same_samples
     start = bootstrap_anchors(x, y, np.stack([np.arange(4), np.argsort(order)[:4]], 1), rounds=1)
