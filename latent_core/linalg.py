@@ -20,8 +20,16 @@ def _kept(s: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torch.
 def numerical_rank(matrix: torch.Tensor, precision: torch.dtype | None = None) -> int:
     """Numerical rank of ``matrix: [M, N]``; ``precision`` sets ``eps`` (e.g. ``torch.float32`` for float32
     data promoted to float64, whose rounding is float32's)."""
-    s = torch.linalg.svdvals(matrix)
-    return int(_kept(s, tuple(matrix.shape), precision or matrix.dtype).sum())
+    precision = precision or matrix.dtype
+    if matrix.numel() and torch.finfo(precision).eps >= 1e6 * torch.finfo(matrix.dtype).eps:
+        # a coarse precision on fine data (float32 rounding, float64 numbers): the smaller Gram matrix resolves
+        # singular values down to sqrt(eps of the data) * sigma_max, far below that threshold, and its
+        # eigenvalues cost a fraction of an SVD of the whole matrix (the translators call this on every fit)
+        gram = matrix.T @ matrix if matrix.shape[0] >= matrix.shape[1] else matrix @ matrix.T
+        s = torch.linalg.eigvalsh(gram).clamp_min(0.0).sqrt()
+    else:
+        s = torch.linalg.svdvals(matrix)
+    return int(_kept(s, tuple(matrix.shape), precision).sum())
 
 
 def polar_factor(matrix: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import torch
 
-from latent_core.errors import InvalidParameterError, NotFittedError
+from latent_core.errors import InvalidParameterError, NotFittedError, ZeroVectorError
 from latent_core.registry import Registry
 from latent_core.validation import (
     ArrayLike,
@@ -35,7 +35,10 @@ from latent_core.validation import (
     as_int,
     as_matrix,
     check_distinct,
+    check_finite,
     describe,
+    float32_rows,
+    nonfinite_first,
     unit_rows,
     unit_rows_or_zero,
 )
@@ -134,7 +137,8 @@ def _sparsify(rel: torch.Tensor, topk: int | None, power: float | None) -> torch
 
 
 def _prepare(anchors: torch.Tensor, projection: str, center: bool):
-    """Anchors checked and shifted as the projection needs them: (anchors, shift or None)."""
+    """Anchors checked and shifted as the projection needs them: (anchors, shift or None, unit anchors
+    transposed ``[D, K]`` for similarities or None)."""
     if anchors.shape[0] < 1:
         raise InvalidParameterError("Need at least one anchor.")
     check_distinct(anchors, "anchors")
@@ -142,13 +146,16 @@ def _prepare(anchors: torch.Tensor, projection: str, center: bool):
     shift = anchors.mean(0, keepdim=True) if (center or meta.get("centred")) else None
     if shift is not None:
         anchors = anchors - shift
-    if meta.get("similarity"):
-        unit_rows(anchors, "anchors")  # ZeroVectorError now, not at transform time
-    return anchors, shift
+    unit_t = None
+    if meta.get("similarity"):  # ZeroVectorError now, not at transform time
+        unit_t = unit_rows(anchors, "anchors").T.contiguous()
+    return anchors, shift, unit_t
 
 
-def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size) -> torch.Tensor:
-    anchors, shift = (t.to(x.device) if t is not None else None for t in prepared)
+def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size, name: str = "x") -> torch.Tensor:
+    """``x`` (a lazy :func:`as_matrix`: float32 or float64, not yet checked finite) projected chunk by chunk into a
+    preallocated ``[N, K]`` output; each chunk is validated as it is read."""
+    anchors, shift, anchors_t = (t.to(x.device) if t is not None else None for t in prepared)
     function = PROJECTION_FUNCTIONS.get(projection)
     if anchors.shape[1] != x.shape[1]:
         raise InvalidParameterError(
@@ -157,22 +164,60 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
         )
     n, k = x.shape[0], anchors.shape[0]
     topk, power = _check_topk(topk, k), _check_power(power)
+    fast = function is cosine or function is angular
     if chunk_size is None:
-        per_row = k * (x.shape[1] if PROJECTION_FUNCTIONS.meta(projection).get("per_coordinate") else 1)
+        # the fast path's only intermediate is one [chunk, D] block (sparsifying adds [chunk, K] ones); the other
+        # projections hold [chunk, K] (or [chunk, K, D]) intermediates
+        if fast:
+            # fewer, larger matmuls run measurably faster: the one [chunk, D] buffer may take ~128 MB
+            per_row = x.shape[1] // 2 if topk is None and power is None else max(x.shape[1], k)
+        else:
+            per_row = k * (x.shape[1] if PROJECTION_FUNCTIONS.meta(projection).get("per_coordinate") else 1)
         chunk_size = max(1, _CHUNK_ELEMENTS // max(1, per_row))
     chunk_size = as_int(chunk_size, "chunk_size")
     if chunk_size < 1:
         raise InvalidParameterError(f"chunk_size must be positive, got {chunk_size}.")
     out = torch.empty(n, k, dtype=torch.float32, device=x.device)
+    if fast:
+        buffer = torch.empty(min(n, chunk_size), x.shape[1], dtype=torch.float32, device=x.device)
     for start in range(0, n, chunk_size):
-        rows = x[start : start + chunk_size]
-        if shift is not None:
-            rows = rows - shift
-        block = function(rows, anchors)
+        stop = min(n, start + chunk_size)
+        block = out[start:stop]
+        if fast:
+            scratch = buffer[: stop - start]
+            rows = x[start:stop]
+            if rows.dtype != torch.float32:
+                rows = scratch.copy_(rows)  # float64 converted chunk by chunk, into the reused buffer
+            if shift is not None:
+                rows = torch.sub(rows, shift, out=scratch)
+            if not _cosine_rows(rows, anchors_t, block, scratch, start, name, x):
+                block.copy_(cosine(rows, anchors))  # finite values whose norm overflows float32: the exact path
+            if function is angular:  # 1 - arccos(c) / pi, in place
+                block.clamp_(-1.0, 1.0).arccos_().div_(-math.pi).add_(1.0)
+        else:
+            rows = float32_rows(x, start, stop, name)
+            if shift is not None:
+                rows = rows - shift
+            block.copy_(function(rows, anchors))
         if topk is not None or power is not None:
-            block = _sparsify(block, topk, power)
-        out[start : start + chunk_size] = block
+            block.copy_(_sparsify(block, topk, power))
     return out
+
+
+def _cosine_rows(rows, anchors_t, out, buffer, offset: int, name: str, x: torch.Tensor) -> bool:
+    """``cos(rows, anchors)`` into ``out`` in one pass over ``rows``: the row norms both validate (a NaN or
+    infinite value makes its row's norm non-finite) and normalise. False, with ``out`` untouched, when finite
+    rows have a norm beyond float32 (the caller then takes the exact path)."""
+    norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
+    if not bool(torch.isfinite(norms).all()):
+        check_finite(x[offset : offset + rows.shape[0]], name)  # NonFiniteError, with the precise message
+        return False
+    zero = norms.squeeze(1) == 0
+    if bool(zero.any()):
+        bad = (torch.nonzero(zero).squeeze(1)[:5] + offset).tolist()
+        raise ZeroVectorError(f"{name} has zero vectors (rows {bad}); cosine needs a direction.")
+    torch.mm(torch.div(rows, norms, out=buffer), anchors_t, out=out)
+    return True
 
 
 def _check_sparsify(projection: str, topk, power) -> None:
@@ -211,9 +256,10 @@ def relative_projection(
     """
     projection = _check_projection(projection)
     _check_sparsify(projection, topk, power)
-    x = as_matrix(x, "x")
-    anchors = as_matrix(anchors, "anchors", device=x.device)
-    return _project(x, _prepare(anchors, projection, center), projection, topk, power, chunk_size)
+    x = as_matrix(x, "x", lazy=True)  # checked chunk by chunk in _project, never copied whole
+    with nonfinite_first(x, "x"):
+        anchors = as_matrix(anchors, "anchors", device=x.device)
+        return _project(x, _prepare(anchors, projection, center), projection, topk, power, chunk_size)
 
 
 def product_projection(
@@ -262,7 +308,9 @@ class RelativeProjection:
     def transform(self, x: ArrayLike) -> torch.Tensor:
         if not hasattr(self, "anchors_"):
             raise NotFittedError("RelativeProjection is not fitted: call fit(anchors) first.")
-        return _project(as_matrix(x, "x"), self._prepared, self.projection, self.topk, self.power, self.chunk_size)
+        x = as_matrix(x, "x", lazy=True)
+        with nonfinite_first(x, "x"):
+            return _project(x, self._prepared, self.projection, self.topk, self.power, self.chunk_size)
 
     def fit_transform(self, anchors: ArrayLike, x: ArrayLike | None = None) -> torch.Tensor:
         """Fit on ``anchors`` and transform ``x`` (the anchors themselves when ``x`` is None)."""

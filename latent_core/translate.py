@@ -34,7 +34,19 @@ from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMisma
 from latent_core.linalg import match_dim, numerical_rank, polar_factor, ridge_solve
 from latent_core.registry import Registry
 from latent_core.relative import relative_projection
-from latent_core.validation import ArrayLike, as_float, as_matrix, check_distinct, check_same_rows, describe, unit_rows
+from latent_core.validation import (
+    ArrayLike,
+    as_float,
+    as_matrix,
+    check_distinct,
+    check_same_rows,
+    describe,
+    float32_rows,
+    nonfinite_first,
+    unit_rows,
+)
+
+_CHUNK_ELEMENTS = 1 << 22  # rows per transform chunk = this / max(Ds, Dt): ~32 MB per float64 intermediate
 
 SCALINGS = ("standard", "isotropic", None)
 
@@ -161,17 +173,26 @@ class Translator:
         raise NotImplementedError
 
     def transform(self, x_source: ArrayLike) -> torch.Tensor:
-        """Translate ``[N, Ds]`` source embeddings into the target space: ``[N, Dt]`` float32."""
+        """Translate ``[N, Ds]`` source embeddings into the target space: ``[N, Dt]`` float32.
+
+        Row chunks are checked, scaled, mapped and unscaled one at a time straight into the preallocated output,
+        so memory stays at the output plus one chunk's intermediates and the input is never copied whole."""
         if not hasattr(self, "source_scaler_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(source_anchors, target_anchors).")
-        x = as_matrix(x_source, "x_source")
-        if x.shape[1] != self.source_dim_:
-            raise ShapeMismatchError(f"x_source has dimension {x.shape[1]}, the translator was fitted on "
-                                     f"{self.source_dim_}.")
-        mean = self.source_scaler_.mean_
-        scaled = self.source_scaler_.transform(x.to(device=mean.device, dtype=mean.dtype))
-        mapped = self._map(scaled)[:, : self.target_dim_]
-        return self.target_scaler_.inverse_transform(mapped).to(device=x.device, dtype=torch.float32)
+        x = as_matrix(x_source, "x_source", lazy=True)
+        with nonfinite_first(x, "x_source"):
+            if x.shape[1] != self.source_dim_:
+                raise ShapeMismatchError(f"x_source has dimension {x.shape[1]}, the translator was fitted on "
+                                         f"{self.source_dim_}.")
+            mean = self.source_scaler_.mean_
+            out = torch.empty(x.shape[0], self.target_dim_, dtype=torch.float32, device=x.device)
+            step = max(1, _CHUNK_ELEMENTS // self.width_)
+            for start in range(0, x.shape[0], step):
+                rows = float32_rows(x, start, start + step, "x_source")  # float32 first, as the fit's inputs
+                scaled = self.source_scaler_.transform(rows.to(device=mean.device, dtype=mean.dtype))
+                mapped = self._map(scaled)[:, : self.target_dim_]
+                out[start : start + step] = self.target_scaler_.inverse_transform(mapped)
+            return out
 
     def fit_transform(self, source_anchors: ArrayLike, target_anchors: ArrayLike,
                       x_source: ArrayLike | None = None) -> torch.Tensor:
@@ -213,8 +234,8 @@ class Procrustes(Translator):
     def _fit_scaled(self, source, target):
         self.rotation_ = procrustes_fit(match_dim(source, self.width_), match_dim(target, self.width_))
 
-    def _map(self, source):
-        return match_dim(source, self.width_) @ self.rotation_
+    def _map(self, source):  # = match_dim(source, width) @ rotation_, cropped: the padded rows multiply zeros
+        return source @ self.rotation_[: source.shape[1], : self.target_dim_]
 
     def fit_coupling(self, source: ArrayLike, target: ArrayLike, coupling: ArrayLike) -> Procrustes:
         """Fit on a soft correspondence instead of pairs: ``coupling [N, M]`` (non-negative weights, e.g. an
@@ -277,8 +298,8 @@ class LOrthoTranslator(Translator):
         square[: weight.shape[0], : weight.shape[1]] = weight
         self.rotation_ = nearest_orthogonal(square)
 
-    def _map(self, source):
-        return match_dim(source, self.width_) @ self.rotation_
+    def _map(self, source):  # = match_dim(source, width) @ rotation_, cropped: the padded rows multiply zeros
+        return source @ self.rotation_[: source.shape[1], : self.target_dim_]
 
 
 @register_translator("inverse_relative", column="inverse-relative")

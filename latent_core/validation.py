@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from latent_core.errors import (
     DegenerateAnchorsError,
     InvalidDtypeError,
     InvalidParameterError,
+    LatentCoreError,
     NonFiniteError,
     ShapeMismatchError,
     ZeroVectorError,
@@ -44,8 +46,13 @@ def _numeric_array(x, name: str) -> np.ndarray:
     return array
 
 
-def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None) -> torch.Tensor:
+def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None, *,
+              lazy: bool = False) -> torch.Tensor:
     """``x`` as a finite float32 ``[N, D]`` tensor with D >= 1 (tensors keep their device; numpy goes to CPU).
+
+    ``lazy=True`` is for callers that walk ``x`` in row chunks: float64 stays float64 (convert each chunk with
+    :func:`float32_rows`, which also checks it) and finiteness is not checked here, so the input is read once
+    and never copied whole (float32 numpy arrays and tensors are shared, not copied).
 
     Raises:
         InvalidDtypeError (not real numbers), ShapeMismatchError (not 2-D, no columns), NonFiniteError.
@@ -54,7 +61,9 @@ def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None)
         if x.is_complex():
             raise InvalidDtypeError(f"{name} holds complex numbers ({x.dtype}); embeddings must be real.")
     else:
-        array = np.asarray(_numeric_array(x, name), dtype=np.float32)
+        array = _numeric_array(x, name)
+        if not (lazy and array.dtype == np.float64 and array.flags.writeable):
+            array = np.asarray(array, dtype=np.float32)
         if not array.flags.writeable:  # torch cannot honour read-only memory (e.g. arrays shared between sessions)
             array = array.copy()
         x = torch.as_tensor(array)
@@ -65,17 +74,52 @@ def as_matrix(x: ArrayLike, name: str = "x", device: torch.device | None = None)
             f"{name} has no columns (shape {tuple(x.shape)}); each row must be a vector of at least one dimension."
         )
     source = x
-    if x.dtype != torch.float32:
+    if x.dtype != torch.float32 and not (lazy and x.dtype == torch.float64):
         x = x.to(torch.float32)
     if device is not None:
         x = x.to(device)
-    # checked in row blocks: a whole-matrix boolean mask would cost N x D bytes on large inputs
-    step = max(1, (1 << 22) // max(1, x.shape[1]))
-    if not all(bool(torch.isfinite(block).all()) for block in x.split(step)):
-        if source.dtype.is_floating_point and source is not x and bool(torch.isfinite(source).all()):
-            raise NonFiniteError(f"{name} has values beyond the float32 range (about ±3.4e38); rescale it.")
-        raise NonFiniteError(f"{name} contains NaN or infinite values.")
+    if not lazy:
+        check_finite(x, name, source)
     return x
+
+
+def _block_rows(x: torch.Tensor) -> int:
+    return max(1, (1 << 22) // max(1, x.shape[1]))
+
+
+def check_finite(x: torch.Tensor, name: str = "x", source: torch.Tensor | None = None) -> None:
+    """A :class:`NonFiniteError` unless ``x`` (any float dtype) is finite once in float32. ``source``: what ``x``
+    was converted from, when it was (values beyond the float32 range then get their own message)."""
+    source = x if source is None else source
+    step = _block_rows(x)  # row blocks: a whole-matrix boolean mask would cost N x D bytes on large inputs
+    if all(bool(torch.isfinite(block.to(torch.float32)).all()) for block in x.split(step)):
+        return
+    if (source.dtype.is_floating_point and source.dtype != torch.float32
+            and all(bool(torch.isfinite(block).all()) for block in source.split(step))):
+        raise NonFiniteError(f"{name} has values beyond the float32 range (about ±3.4e38); rescale it.")
+    raise NonFiniteError(f"{name} contains NaN or infinite values.")
+
+
+def float32_rows(x: torch.Tensor, start: int, stop: int, name: str = "x", check: bool = True) -> torch.Tensor:
+    """Rows ``start:stop`` of a (lazy) :func:`as_matrix` result as float32 (a view when already float32),
+    checked finite unless ``check=False`` (the caller then checks what it computes from them)."""
+    rows = x[start:stop]
+    block = rows if rows.dtype == torch.float32 else rows.to(torch.float32)
+    if check:
+        check_finite(block, name, rows)
+    return block
+
+
+@contextmanager
+def nonfinite_first(x: torch.Tensor, name: str = "x"):
+    """Run a computation on a lazy :func:`as_matrix` result and keep the eager error order: if it raises a
+    :class:`LatentCoreError` and ``x`` is not finite, the :class:`NonFiniteError` about all of ``x`` (the error an
+    eager check up front would have raised) is raised instead."""
+    try:
+        yield
+    except LatentCoreError:
+        check_finite(x, name)
+        raise
 
 
 def as_indices(index: ArrayLike, n: int, name: str = "anchor indices", min_count: int = 2,

@@ -55,6 +55,12 @@ def test_numerical_rank_matches_numpy_and_honours_the_precision():
     tolerance = s.max() * max(noisy.shape) * np.finfo(np.float32).eps
     assert numerical_rank(_t(noisy)) == np.linalg.matrix_rank(noisy) == 10
     assert numerical_rank(_t(noisy), torch.float32) == np.linalg.matrix_rank(noisy, tol=tolerance) == 3
+    for shape in ((200, 50), (50, 200)):  # wide and tall, with repeated rows or columns: numpy's rank at float32
+        x = rng.normal(size=shape)
+        x[:, :10] = x[:, 10:20] if shape[0] > shape[1] else x[:, :10]
+        x[:10] = x[10:20] if shape[0] < shape[1] else x[:10]
+        tolerance = np.linalg.svd(x, compute_uv=False).max() * max(shape) * np.finfo(np.float32).eps
+        assert numerical_rank(_t(x), torch.float32) == np.linalg.matrix_rank(x, tol=tolerance) == 40
 
 
 def test_polar_factor_is_scipys_orthogonal_procrustes_at_full_rank():
