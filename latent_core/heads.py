@@ -6,9 +6,18 @@ would blow up low-variance features, such as similarities to anchors that barely
 exactly the statistics that differ most between two spaces: measured on Fashion-MNIST Lite0 -> Lite2
 (300 anchors, seed 0), relative stitching went from 0.68 with per-feature standardisation to 0.78
 with the single scale, same-space accuracy unchanged (BBC MPNet -> MiniLM: 0.910 both ways).
+
+Head fits run under :func:`limited_threads` (one thread unless ``LATENT_HEAD_THREADS`` says otherwise): the fits
+are small, and on 2 busy cores the BLAS and torch thread pools oversubscribe them. Measured under load: one MLP
+head fit took 79 s with 2 threads and 15 s with one; ``benchmarks/stitching_speed.py`` times both.
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -16,6 +25,60 @@ import torch
 from latent_core.registry import Registry
 
 HEADS = Registry("head")  # name -> head class, constructed as cls(seed=seed)
+HEAD_THREADS_ENV = "LATENT_HEAD_THREADS"  # threads a head fit may use (default 1; 0: leave the pools alone)
+
+
+def head_threads() -> int:
+    """Threads a head fit uses: ``LATENT_HEAD_THREADS`` (a non-negative integer; 0 = no limit), default 1."""
+    value = os.environ.get(HEAD_THREADS_ENV, "").strip()
+    try:
+        return max(0, int(value)) if value else 1
+    except ValueError:
+        return 1
+
+
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_STATE = {"users": 0, "torch": None, "limiter": None}
+
+
+def _thread_limiter(threads: int):
+    """A threadpoolctl limit on the BLAS/OpenMP pools (None when threadpoolctl is missing)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn depends on it; without it only torch is limited
+        return None
+    return threadpool_limits(limits=threads)
+
+
+@contextmanager
+def limited_threads(threads: int | None = None) -> Iterator[None]:
+    """Run the block with at most ``threads`` threads in the BLAS/OpenMP pools (threadpoolctl) and in torch's
+    intra-op pool (default :func:`head_threads`; 0 leaves them alone).
+
+    Re-entrant and shared between Python threads: the first block to enter sets the limits, the last to leave
+    restores them (torch's setting is process-wide, so concurrent blocks share one limit)."""
+    threads = head_threads() if threads is None else max(0, int(threads))
+    if threads == 0:
+        yield
+        return
+    with _LIMIT_LOCK:
+        if _LIMIT_STATE["users"] == 0:
+            _LIMIT_STATE["torch"] = torch.get_num_threads()
+            if _LIMIT_STATE["torch"] != threads:
+                torch.set_num_threads(threads)
+            _LIMIT_STATE["limiter"] = _thread_limiter(threads)
+        _LIMIT_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _LIMIT_STATE["users"] -= 1
+            if _LIMIT_STATE["users"] == 0:
+                limiter, _LIMIT_STATE["limiter"] = _LIMIT_STATE["limiter"], None
+                if limiter is not None:
+                    limiter.restore_original_limits()
+                if torch.get_num_threads() != _LIMIT_STATE["torch"]:
+                    torch.set_num_threads(_LIMIT_STATE["torch"])
 
 
 def rms_scale(x: np.ndarray) -> float:
@@ -36,7 +99,8 @@ class LogRegHead:
 
         self.scale_ = rms_scale(x)
         self.model_ = LogisticRegression(C=self.c, max_iter=self.max_iter, random_state=self.seed)
-        self.model_.fit(x / self.scale_, y)
+        with limited_threads():
+            self.model_.fit(x / self.scale_, y)
         self.classes_ = self.model_.classes_
         return self
 
@@ -62,7 +126,7 @@ class MLPHead:
         self.scale_ = rms_scale(x)
         inputs = torch.as_tensor(x / self.scale_, dtype=torch.float32)
         targets = torch.as_tensor(targets, dtype=torch.long)
-        with torch.random.fork_rng():
+        with limited_threads(), torch.random.fork_rng():
             torch.manual_seed(self.seed)
             self.net_ = torch.nn.Sequential(torch.nn.Linear(inputs.shape[1], self.hidden), torch.nn.ReLU(),
                                             torch.nn.Dropout(0.1), torch.nn.Linear(self.hidden, len(self.classes_)))

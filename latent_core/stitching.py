@@ -16,12 +16,22 @@ Names are checked against the registries when a method is parsed, so projections
 at runtime are accepted (and :func:`default_methods` lists every registered translator).
 
 "Chance" is the majority-class rate of the training labels. Anchors, train and test samples are disjoint.
+
+A table or sweep evaluates many methods on one split through :class:`SplitRun`, which fits each head once per input
+space (A's and B's absolute heads serve ``absolute`` and every translator), and runs under
+:func:`latent_core.heads.limited_threads` (one thread: on 2 busy cores more threads only oversubscribe). The default
+scenario's results ship in ``assets/stitching`` (see "shipped results" below and :mod:`latent_core.bundle`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +39,7 @@ import torch
 
 from latent_core.anchors import select_anchors
 from latent_core.errors import AnchorIndexError, InvalidParameterError, NotFittedError, ShapeMismatchError
-from latent_core.heads import make_head
+from latent_core.heads import limited_threads, make_head
 from latent_core.linalg import match_dim
 from latent_core.relative import PROJECTION_FUNCTIONS, RelativeProjection
 from latent_core.translate import TRANSLATORS, get_translator
@@ -175,6 +185,51 @@ def chance_rate(train_labels: np.ndarray) -> float:
     return float(counts.max() / counts.sum())
 
 
+class SplitRun:
+    """One split's evaluations, sharing what methods have in common: each head is fitted once per input space.
+
+    ``absolute`` and every ``translate:*`` method train A's head on A's absolute vectors, and all of them measure
+    B's own head on B's absolute vectors: those two heads (and their same-space scores) are fitted once per split,
+    not once per method. A relative method's heads depend on its projection and anchors, so they are keyed by both
+    (an anchor sweep that revisits a count shares them too). Results are exactly those of fitting every head anew:
+    the heads are deterministic given their inputs and seed.
+
+    Args:
+        a, b: ``[N, Da]`` and ``[N, Db]`` CPU tensors; y: ``[N]`` labels; train, test: index tensors.
+    """
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor, y: np.ndarray, train: torch.Tensor, test: torch.Tensor,
+                 head: str = "logreg", seed: int = 0) -> None:
+        self.a, self.b, self.head, self.seed = a, b, head, seed
+        self.a_train, self.a_test, self.b_train, self.b_test = a[train], a[test], b[train], b[test]
+        self.y_train, self.y_test = y[train.numpy()], y[test.numpy()]
+        self.n_train, self.n_test = len(train), len(test)
+        self.chance = chance_rate(self.y_train)
+        self._heads: dict = {}  # (side, space key) -> (fitted head, same-space scores)
+        self.head_fits = 0  # heads fitted so far (a benchmark compares their time with the whole run's)
+
+    def _head(self, key: tuple, x_train: Callable[[], torch.Tensor], x_test: Callable[[], torch.Tensor]):
+        """The head fitted on one input space (``key``), and its scores on the same space's test vectors."""
+        if key not in self._heads:
+            fitted = make_head(self.head, self.seed).fit(x_train().numpy(), self.y_train)
+            self.head_fits += 1
+            self._heads[key] = fitted, _scores(self.y_test, fitted.predict(x_test().numpy()))
+        return self._heads[key]
+
+    def evaluate(self, method: str, anchors: torch.Tensor) -> StitchResult:
+        """``method`` with these anchor rows: A's head on B mapped by the method, and both same-space references."""
+        space_map = SpaceMap(method).fit(self.a[anchors], self.b[anchors])
+        space = (space_map.arg, anchors.numpy().tobytes()) if space_map.kind == "relative" else ("absolute",)
+        head_a, same_a = self._head(("a", *space), lambda: space_map.a(self.a_train),
+                                    lambda: space_map.a(self.a_test))
+        b_test = space_map.b(self.b_test)  # relative: also B's test vectors in B's own relative space (one projection)
+        _, same_b = self._head(("b", *space), lambda: space_map.b_native(self.b_train),
+                               lambda: b_test if space_map.kind == "relative" else space_map.b_native(self.b_test))
+        stitched = _scores(self.y_test, head_a.predict(b_test.numpy()))
+        return StitchResult(method, stitched[0], same_a[0], same_b[0], stitched[1], same_a[1], same_b[1],
+                            self.chance, len(anchors), self.n_train, self.n_test)
+
+
 def stitch_eval(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, anchor_idx: ArrayLike,
                 method: str, head: str = "logreg", train_idx: ArrayLike, test_idx: ArrayLike,
                 seed: int = 0) -> StitchResult:
@@ -191,6 +246,14 @@ def stitch_eval(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, an
         ShapeMismatchError, AnchorIndexError (overlapping or bad indices), InvalidParameterError (one class).
     """
     a, b, y = _paired(space_a, space_b, labels)
+    run, anchors = _split_run(a, b, y, anchor_idx, train_idx, test_idx, head, seed)
+    with limited_threads():
+        return run.evaluate(method, anchors)
+
+
+def _split_run(a: torch.Tensor, b: torch.Tensor, y: np.ndarray, anchor_idx, train_idx, test_idx, head: str,
+               seed) -> tuple[SplitRun, torch.Tensor]:
+    """Checked indices and the :class:`SplitRun` of one split."""
     seed = as_int(seed, "seed", minimum=0)
     n = a.shape[0]
     anchors = as_indices(anchor_idx, n, "anchor indices")
@@ -199,15 +262,7 @@ def stitch_eval(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, an
     _check_disjoint(anchors, train, test)
     if len(np.unique(y[train.numpy()])) < 2:
         raise InvalidParameterError("The training samples hold a single class; a classifier needs at least two.")
-    space_map = SpaceMap(method).fit(a[anchors], b[anchors])
-    y_train, y_test = y[train.numpy()], y[test.numpy()]
-    head_a = make_head(head, seed).fit(space_map.a(a[train]).numpy(), y_train)
-    stitched = _scores(y_test, head_a.predict(space_map.b(b[test]).numpy()))
-    same_a = _scores(y_test, head_a.predict(space_map.a(a[test]).numpy()))
-    head_b = make_head(head, seed).fit(space_map.b_native(b[train]).numpy(), y_train)
-    same_b = _scores(y_test, head_b.predict(space_map.b_native(b[test]).numpy()))
-    return StitchResult(method, stitched[0], same_a[0], same_b[0], stitched[1], same_a[1], same_b[1],
-                        chance_rate(y_train), len(anchors), len(train), len(test))
+    return SplitRun(a, b, y, train, test, head, seed), anchors
 
 
 def split_indices(labels: np.ndarray, *, n_anchors: int, test_size: int | float, seed: int,
@@ -243,11 +298,11 @@ def draw_anchors(space_a: ArrayLike, labels: np.ndarray, pool: np.ndarray, n_anc
     return pool[local.numpy()]
 
 
-def _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick) -> list[dict]:
+def _evaluate(run: SplitRun, anchors: np.ndarray, methods, seed, strategy, tick) -> list[dict]:
     rows = []
+    anchors = as_indices(anchors, run.a.shape[0], "anchor indices")
     for method in methods:
-        result = stitch_eval(a, b, y, anchor_idx=anchors, method=method, head=head, train_idx=train, test_idx=test,
-                             seed=seed)
+        result = run.evaluate(method, anchors)
         rows.append({**result.as_dict(), "seed": seed, "strategy": strategy})
         tick()
     return rows
@@ -281,10 +336,12 @@ def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, 
         parse_method(method)
     rows = []
     tick = _ticker(len(seeds) * len(methods), progress)
-    for seed in seeds:
-        pool, train, test = split_indices(y, n_anchors=n_anchors, test_size=test_size, seed=seed)
-        anchors = draw_anchors(a, y, pool, n_anchors, strategy, seed)
-        rows += _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick)
+    with limited_threads():
+        for seed in seeds:
+            pool, train, test = split_indices(y, n_anchors=n_anchors, test_size=test_size, seed=seed)
+            anchors = draw_anchors(a, y, pool, n_anchors, strategy, seed)
+            run, anchors = _split_run(a, b, y, anchors, train, test, head, seed)
+            rows += _evaluate(run, anchors, methods, seed, strategy, tick)
     return pd.DataFrame(rows)
 
 
@@ -312,17 +369,139 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
         raise AnchorIndexError("Every anchor count must be at least 2.")
     rows = []
     tick = _ticker(len(seeds) * len(strategies) * len(counts) * len(methods), progress)
-    for seed in seeds:
-        pool, train, test = split_indices(y, n_anchors=counts[-1], test_size=test_size, seed=seed)
-        for strategy in strategies:
-            for count in counts:
-                try:
-                    anchors = draw_anchors(a, y, pool, count, strategy, seed)
-                except AnchorIndexError:  # e.g. stratified: a class has too few samples; the curve ends here
-                    tick(len(methods))
-                    continue
-                rows += _evaluate(a, b, y, anchors, train, test, methods, head, seed, strategy, tick)
+    with limited_threads():
+        for seed in seeds:
+            pool, train, test = split_indices(y, n_anchors=counts[-1], test_size=test_size, seed=seed)
+            run, _ = _split_run(a, b, y, pool, train, test, head, seed)  # one run per seed: its heads are shared
+            for strategy in strategies:
+                for count in counts:
+                    try:
+                        anchors = draw_anchors(a, y, pool, count, strategy, seed)
+                    except AnchorIndexError:  # e.g. stratified: a class has too few samples; the curve ends here
+                        tick(len(methods))
+                        continue
+                    rows += _evaluate(run, anchors, methods, seed, strategy, tick)
     return pd.DataFrame(rows)
+
+
+# ---- shipped results ---------------------------------------------------------------------------------------------
+# A table or a sweep is described by a *spec* (every argument that produces it); its *fingerprint* hashes the spec
+# with the bytes of both spaces and the labels. ``python -m latent_core.bundle`` ships the default scenario's results
+# as ``assets/stitching/<fingerprint[:40]>.json``; a reader uses one only when the fingerprint matches in full.
+
+SHIPPED_FORMAT = "1"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "assets" / "stitching"
+SHIPPED_ENV = "LATENT_SHIPPED_STITCHING_DIR"  # another folder of shipped results (empty: none)
+SWEEP_METHODS = ("absolute", "relative:cosine", "translate:procrustes")  # the anchor curves' methods
+SWEEP_STRATEGIES = ("random", "stratified", "kmeans", "fps")
+SWEEP_LADDER = (5, 10, 25, 50, 100, 200, 300, 500, 700, 1000)
+
+
+def table_methods() -> tuple[str, ...]:
+    """The stitching table's rows: absolute, every relative projection (cosine and its centred variant first), every
+    translator (from the registries, read now)."""
+    return ("absolute", "relative:cosine", f"relative:cosine{CENTER_SUFFIX}",
+            *[f"relative:{p}" for p in PROJECTION_FUNCTIONS if p != "cosine"], *[f"translate:{t}" for t in TRANSLATORS])
+
+
+def sweep_ladder(top: int) -> tuple[int, ...]:
+    """The anchor counts of the curves: :data:`SWEEP_LADDER` below ``top``, then ``top``."""
+    return tuple(sorted({c for c in SWEEP_LADDER if c < top} | {int(top)}))
+
+
+def table_spec(*, methods: Sequence[str], n_anchors: int, strategy: str, test_size: int | float,
+               seeds: Sequence[int], head: str = "logreg") -> dict:
+    """Every argument of :func:`stitch_benchmark` that changes its result, as plain JSON values."""
+    return {"kind": "table", "methods": list(methods), "n_anchors": int(n_anchors), "strategy": strategy,
+            "test_size": test_size, "seeds": [int(s) for s in seeds], "head": head}
+
+
+def sweep_spec(*, counts: Sequence[int], methods: Sequence[str], strategies: Sequence[str], test_size: int | float,
+               seeds: Sequence[int], head: str = "logreg") -> dict:
+    """Every argument of :func:`anchor_sweep` that changes its result, as plain JSON values."""
+    return {"kind": "sweep", "counts": [int(c) for c in counts], "methods": list(methods),
+            "strategies": list(strategies), "test_size": test_size, "seeds": [int(s) for s in seeds], "head": head}
+
+
+def run_spec(spec: dict, space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, progress=None) -> pd.DataFrame:
+    """The table or sweep a spec describes."""
+    common = {"test_size": spec["test_size"], "seeds": spec["seeds"], "head": spec["head"], "progress": progress}
+    if spec["kind"] == "table":
+        return stitch_benchmark(space_a, space_b, labels, methods=spec["methods"], n_anchors=spec["n_anchors"],
+                                strategy=spec["strategy"], **common)
+    if spec["kind"] == "sweep":
+        return anchor_sweep(space_a, space_b, labels, counts=spec["counts"], methods=spec["methods"],
+                            strategies=spec["strategies"], **common)
+    raise InvalidParameterError(f"Unknown kind of stitching result {spec.get('kind')!r}: use 'table' or 'sweep'.")
+
+
+def inputs_fingerprint(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike) -> str:
+    """SHA-256 of both spaces (float32 bytes and shapes) and the labels (int64)."""
+    digest = hashlib.sha256()
+    for array, dtype in ((space_a, np.float32), (space_b, np.float32), (labels, np.int64)):
+        array = array.detach().cpu().numpy() if torch.is_tensor(array) else np.asarray(array)
+        array = np.ascontiguousarray(array, dtype=dtype)
+        digest.update(repr(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def spec_fingerprint(spec: dict, inputs: str) -> str:
+    """The fingerprint of one result: its spec and :func:`inputs_fingerprint` of its inputs."""
+    text = json.dumps({"spec": spec, "inputs": inputs, "format": SHIPPED_FORMAT}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def shipped_dir() -> Path | None:
+    """The folder of shipped results: ``LATENT_SHIPPED_STITCHING_DIR`` if set (empty: none), else
+    ``assets/stitching``."""
+    configured = os.environ.get(SHIPPED_ENV)
+    if configured is None:
+        return SHIPPED_DIR
+    return Path(configured) if configured.strip() else None
+
+
+def _shipped_path(folder: Path, fingerprint: str) -> Path:
+    return folder / f"{fingerprint[:40]}.json"
+
+
+def has_shipped() -> bool:
+    """Whether any shipped result exists (so callers can skip fingerprinting when none does)."""
+    folder = shipped_dir()
+    return folder is not None and folder.is_dir() and any(folder.glob("*.json"))
+
+
+def read_shipped(fingerprint: str) -> pd.DataFrame | None:
+    """The shipped result whose fingerprint is exactly ``fingerprint``, or None (none, another fingerprint, or an
+    unreadable file: warned about)."""
+    folder = shipped_dir()
+    if folder is None:
+        return None
+    path = _shipped_path(folder, fingerprint)
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+        if stored.get("format") != SHIPPED_FORMAT or stored.get("fingerprint") != fingerprint:
+            return None
+        return pd.DataFrame(stored["rows"], columns=stored["columns"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        warnings.warn(f"Unreadable shipped stitching result {path.name} ({exc}); computing instead.", RuntimeWarning,
+                      stacklevel=2)
+        return None
+
+
+def write_shipped(folder: str | Path, spec: dict, fingerprint: str, frame: pd.DataFrame) -> Path:
+    """Write one result for :func:`read_shipped` (the bundle script does, for the default scenario)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _shipped_path(folder, fingerprint)
+    rows = [[value.item() if isinstance(value, np.generic) else value for value in row]
+            for row in frame.itertuples(index=False, name=None)]
+    stored = {"format": SHIPPED_FORMAT, "fingerprint": fingerprint, "spec": spec, "columns": list(frame.columns),
+              "rows": rows}
+    path.write_text(json.dumps(stored, indent=None, separators=(",", ":")) + "\n")
+    return path
 
 
 def max_anchor_count(n_samples: int, test_size: int | float, min_train: int = 100) -> int:
@@ -349,8 +528,9 @@ class Stitcher:
         _check_disjoint(anchors, train, torch.empty(0, dtype=torch.long))
         if len(np.unique(y[train.numpy()])) < 2:
             raise InvalidParameterError("The training samples hold a single class; a classifier needs at least two.")
-        self.map_ = SpaceMap(self.method).fit(a[anchors], b[anchors])
-        self.head_ = make_head(self.head, self.seed).fit(self.map_.a(a[train]).numpy(), y[train.numpy()])
+        with limited_threads():
+            self.map_ = SpaceMap(self.method).fit(a[anchors], b[anchors])
+            self.head_ = make_head(self.head, self.seed).fit(self.map_.a(a[train]).numpy(), y[train.numpy()])
         self.classes_ = self.head_.classes_
         self.anchor_idx_ = anchors
         self.anchors_b_unit_ = unit_rows(b[anchors], "B anchors")

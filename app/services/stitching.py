@@ -1,6 +1,11 @@
 """Services of the Stitching lab: stitching tables, anchor curves, the confusion matrix of a stitched head, and
 live predictions. Results that take seconds to minutes are kept on disk (``LATENT_CACHE_DIR/stitching``) and in
 memory, keyed by everything that produces them. Anchors and the split come from :mod:`app.services.policy`.
+
+The default scenario's table and curves ship with the app (``assets/stitching``, written by
+``python -m latent_core.bundle``): a shipped result is used when its fingerprint (every argument of the computation,
+and the bytes of both spaces and the labels) matches exactly, so those open at once with no click; any other
+setting computes on the page's button.
 """
 
 from __future__ import annotations
@@ -8,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,14 +30,27 @@ from latent_core.cache import try_write_bytes
 from latent_core.config import Scenario, cache_subdir
 from latent_core.heads import make_head
 from latent_core.metrics import confusion_matrix
-from latent_core.stitching import SpaceMap, Stitcher, anchor_sweep, parse_method, stitch_benchmark, summarize
+from latent_core.stitching import (
+    SWEEP_LADDER,  # noqa: F401 - the curves' ladder, re-exported for the page and the tests
+    SWEEP_METHODS,
+    SWEEP_STRATEGIES,
+    SpaceMap,
+    Stitcher,
+    has_shipped,
+    inputs_fingerprint,
+    parse_method,
+    read_shipped,
+    run_spec,
+    spec_fingerprint,
+    summarize,
+    sweep_ladder,
+    sweep_spec,
+    table_spec,
+)
 from latent_core.translate import TRANSLATORS, Translator
 from latent_core.validation import unit_rows
 
-SWEEP_METHODS = ("absolute", "relative:cosine", "translate:procrustes")
-SWEEP_STRATEGIES = ("random", "stratified", "kmeans", "fps")
-SWEEP_LADDER = (5, 10, 25, 50, 100, 200, 300, 500, 700, 1000)
-FORMAT = "1"
+FORMAT = "2"
 
 
 def table_methods() -> tuple[str, ...]:
@@ -69,42 +86,67 @@ def _stored_frame(key: str) -> pd.DataFrame | None:
         return None
 
 
-def _disk_frame(key: str, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """A DataFrame from the disk cache, or computed and stored atomically."""
-    frame = _stored_frame(key)
-    if frame is None:
-        frame = compute()
-        try_write_bytes(_frame_path(key), frame.to_csv(index=False).encode())  # unwritable: recomputed next time
-    return frame
-
-
 def _scenario_key(scenario: Scenario) -> list:
     return [scenario.encoder_a, scenario.encoder_b, scenario.dataset, scenario.n_samples, scenario.seed]
 
 
-def _table_key(settings: Settings, n: int, seeds: tuple[int, ...]) -> str:
+@st.cache_data(show_spinner=False, max_entries=8)
+def _inputs_print(scenario: Scenario) -> str:
+    """The fingerprint of a scenario's two spaces and labels (hashed once per scenario and process)."""
+    data, a, b = spaces.load_spaces(scenario)
+    return inputs_fingerprint(a, b, data.labels)
+
+
+def shipped_frame(scenario: Scenario, spec: dict) -> pd.DataFrame | None:
+    """The shipped result of ``spec`` on this scenario's spaces (its ``attrs["shipped"]`` is True), or None when
+    none ships with exactly this fingerprint."""
+    if not has_shipped():
+        return None
+    frame = read_shipped(spec_fingerprint(spec, _inputs_print(scenario)))
+    if frame is not None:
+        frame.attrs["shipped"] = True
+    return frame
+
+
+def _known_frame(scenario: Scenario, spec: dict) -> pd.DataFrame | None:
+    """A result without computing: the disk cache's, else the shipped one (None: it must be computed)."""
+    frame = _stored_frame(_spec_key(scenario, spec))
+    return frame if frame is not None else shipped_frame(scenario, spec)
+
+
+def _spec_key(scenario: Scenario, spec: dict) -> str:
+    return _key(scenario=_scenario_key(scenario), spec=spec)
+
+
+def _result(scenario: Scenario, spec: dict, progress) -> pd.DataFrame:
+    """The result of ``spec``: from the disk cache, shipped, or computed (then stored atomically)."""
+    frame = _known_frame(scenario, spec)
+    if frame is None:
+        data, a, b = spaces.load_spaces(scenario)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rank-deficient fits are expected in a sweep
+            frame = run_spec(spec, a, b, data.labels, progress)
+        key = _spec_key(scenario, spec)
+        try_write_bytes(_frame_path(key), frame.to_csv(index=False).encode())  # unwritable: recomputed next time
+    return frame
+
+
+def table_spec_for(settings: Settings, n: int, seeds: tuple[int, ...]) -> dict:
+    """What the stitching table computes for this setting (:func:`latent_core.stitching.table_spec`)."""
     plan = spaces.split_plan(settings)
-    return _key(kind="table", scenario=_scenario_key(settings.scenario), n_anchors=plan.count, strategy=plan.strategy,
-                seeds=seeds, methods=table_methods(), test=test_size_for(n))
+    return table_spec(methods=table_methods(), n_anchors=plan.count, strategy=plan.strategy,
+                      test_size=test_size_for(n), seeds=seeds)
 
 
 def cached_table(settings: Settings, n: int, seeds: tuple[int, ...]) -> pd.DataFrame | None:
-    return _stored_frame(_table_key(settings, n, seeds))
+    """The table if it needs no computing (disk cache, or shipped for the default scenario), else None."""
+    return _known_frame(settings.scenario, table_spec_for(settings, n, seeds))
 
 
 def stitching_table(settings: Settings, seeds: tuple[int, ...], progress=None) -> pd.DataFrame:
     """One row per (seed, method): stitched accuracy, A's own (no-stitch) and B's own accuracy, chance."""
-    data, a, b = spaces.load_spaces(settings.scenario)
-    n, plan = len(data), spaces.split_plan(settings)
-
-    def compute() -> pd.DataFrame:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # rank-deficient fits are expected in a sweep
-            return stitch_benchmark(a, b, data.labels, methods=table_methods(), n_anchors=plan.count,
-                                    strategy=plan.strategy, test_size=test_size_for(n), seeds=seeds,
-                                    progress=progress)
-
-    return _disk_frame(_table_key(settings, n, seeds), compute)
+    n = len(spaces.scenario_data(settings.scenario))
+    return _result(settings.scenario, table_spec_for(settings, n, seeds), progress)
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
@@ -114,32 +156,24 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
 
 def sweep_counts(settings: Settings, n: int) -> tuple[int, ...]:
     """The anchor counts of the curves: a ladder up to the split pages' count for ``n`` samples."""
-    top = split_budget(settings.n_anchors, n)
-    return tuple(sorted({c for c in SWEEP_LADDER if c < top} | {top}))
+    return sweep_ladder(split_budget(settings.n_anchors, n))
 
 
-def _sweep_key(settings: Settings, n: int, counts: tuple[int, ...]) -> str:
-    return _key(kind="sweep", scenario=_scenario_key(settings.scenario), counts=counts, methods=SWEEP_METHODS,
-                strategies=SWEEP_STRATEGIES, test=test_size_for(n))
+def sweep_spec_for(settings: Settings, n: int) -> dict:
+    """What the anchor curves compute for this setting (:func:`latent_core.stitching.sweep_spec`)."""
+    return sweep_spec(counts=sweep_counts(settings, n), methods=SWEEP_METHODS, strategies=SWEEP_STRATEGIES,
+                      test_size=test_size_for(n), seeds=(settings.seed,))
 
 
 def cached_sweep(settings: Settings, n: int) -> pd.DataFrame | None:
-    return _stored_frame(_sweep_key(settings, n, sweep_counts(settings, n)))
+    """The curves if they need no computing (disk cache, or shipped for the default scenario), else None."""
+    return _known_frame(settings.scenario, sweep_spec_for(settings, n))
 
 
 def anchor_curves(settings: Settings, progress=None) -> pd.DataFrame:
     """Accuracy against the number of anchors, for each anchor strategy (seed = the sidebar's)."""
-    data, a, b = spaces.load_spaces(settings.scenario)
-    n = len(data)
-    counts = sweep_counts(settings, n)
-
-    def compute() -> pd.DataFrame:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return anchor_sweep(a, b, data.labels, counts=counts, methods=SWEEP_METHODS, strategies=SWEEP_STRATEGIES,
-                                test_size=test_size_for(n), seeds=(settings.seed,), progress=progress)
-
-    return _disk_frame(_sweep_key(settings, n, counts), compute)
+    n = len(spaces.scenario_data(settings.scenario))
+    return _result(settings.scenario, sweep_spec_for(settings, n), progress)
 
 
 @dataclass
