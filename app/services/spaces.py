@@ -293,6 +293,13 @@ def _map_memo() -> OrderedDict:
 MAP_MEMO_SIZE = 24
 
 
+@st.cache_resource(show_spinner=False)
+def _last_layouts() -> dict[tuple, np.ndarray]:
+    """(scenario, kind) -> the relative-A layout drawn last: the same points (same dataset and encoders), so the
+    next anchor set or projection starts its map from there (a warm start) instead of from scratch."""
+    return {}
+
+
 def maps_ready(ex: Explorer, kind: str) -> bool:
     """Whether :func:`panel_maps` would answer at once (already computed in this process)."""
     return (ex.key, kind) in _map_memo()
@@ -303,6 +310,9 @@ def panel_maps(ex: Explorer, kind: str, progress: Callable[[str], None] | None =
     relative A; translated B placed by the map fitted on absolute A (so it overlays the A panel).
 
     Kept in memory per process (and UMAP / t-SNE on disk by ``map_2d``); ``progress(message)`` reports steps.
+    When the anchors or the projection change, only the relative map is fitted again, warm-started from the last
+    relative layout of the same scenario; the absolute maps are reused (``map_2d`` keeps fitted maps in memory, so
+    B translated with the new anchors is only placed in A's map).
     """
     key = (ex.key, kind)
     memo = _map_memo()
@@ -315,7 +325,13 @@ def _fill_maps(memo: OrderedDict, key: tuple, ex: Explorer, kind: str, progress)
         seed = ex.settings.seed
         abs_a, (translated,) = map_2d(kind, ex.a, [ex.views.translated_b], seed=seed, progress=progress)
         abs_b, _ = map_2d(kind, ex.b, seed=seed, progress=progress)
-        rel_a, (rel_b,) = map_2d(kind, ex.views.rel_a, [ex.views.rel_b], seed=seed, progress=progress)
+        last, warm_key = _last_layouts(), (ex.settings.scenario, kind)
+        init = last.get(warm_key) if kind != "pca" else None
+        if init is not None and init.shape[0] != ex.views.rel_a.shape[0]:
+            init = None
+        rel_a, (rel_b,) = map_2d(kind, ex.views.rel_a, [ex.views.rel_b], seed=seed, init=init, progress=progress)
+        if kind != "pca":
+            last[warm_key] = rel_a
         memo[key] = {"abs_a": abs_a, "abs_b": abs_b, "rel_a": rel_a, "rel_b": rel_b, "translated": translated}
         while len(memo) > MAP_MEMO_SIZE:
             memo.popitem(last=False)

@@ -19,6 +19,13 @@ PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel
 GALLERY_LIMIT = 24
 
 
+def map_title(maps_kind: str, wanted: str) -> str:
+    """What the panel titles say the picture is: the map drawn (``UMAP``), or, while a preview stands in for the
+    wanted map, ``PCA preview, UMAP computing…``."""
+    if maps_kind == wanted:
+        return map_label(maps_kind)
+    return f"{map_label(maps_kind)} preview, {map_label(wanted)} computing…"
+
 
 st.title("Two spaces, one dataset")
 _area = st.container()
@@ -55,7 +62,7 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
     rows = proj.display_index(len(data), seed=settings.seed)
     chosen = set(proj.selected_ids())
     selected = np.array([i in chosen for i in data.ids], dtype=bool)
-    kind = map_label(settings.map_kind)
+    kind = map_title(maps_kind, settings.map_kind)
     shared = (ex.key, maps_kind, settings.color_by, tuple(sorted(chosen)))
 
     def panel(column, key: str, coords, title: str, file_name: str, colour=None, overlay=None, anchors=ex.anchor_idx):
@@ -91,7 +98,7 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
           colour("relative"), anchors=ex.anchors_b)
     st.subheader("Translation: B mapped into A")
     left, right = st.columns([3, 2])
-    panel(left, PANEL_KEYS[4], maps["abs_a"], f"A (●) and B translated into A (✕), {translator_text}",
+    panel(left, PANEL_KEYS[4], maps["abs_a"], f"A (●) and B translated into A (✕), {translator_text} ({kind})",
           "translated", colour("translated"), overlay=maps["translated"])
     with right:
         if settings.aligned:
