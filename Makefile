@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TEST_CACHE := $(CURDIR)/.cache/latent
 FAST := not slow and not browser
 
-.PHONY: setup demo serve test test-fast bench-startup clean-cache
+.PHONY: setup demo serve test test-fast bench bench-startup clean-cache
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: setup
 
 test-fast: setup
 	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) -m pytest -m "$(FAST)"
+
+# The benchmark suite: benchmarks/report.md and report.csv, every row a ratio against its reference in one run
+# (latentis rows need `pip install -r benchmarks/requirements-bench.txt`; GPU rows need LATENT_DEVICE=cuda).
+bench: setup
+	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) benchmarks/suite.py
 
 bench-startup: setup
 	$(PY) benchmarks/startup.py

@@ -24,12 +24,14 @@ def test_preview_titles_say_pca_while_umap_computes_then_umap(page, app_url):
     # an anchor count no earlier run has cached, so the relative UMAP map really has to be computed
     k = random.randint(120, 290)
     page.goto(f"{app_url}/?map=umap&k={k}")
-    page.wait_for_function(
-        f"[...document.querySelectorAll('{CHART} .gtitle')].filter(t => t.textContent.includes('{PREVIEW}'))"
-        f".length >= {PANELS}", timeout=300_000)
+    # the titles are read in the same evaluation that finds the previews: the cached absolute maps may swap in a
+    # moment later, and a second read would race them
+    preview = page.wait_for_function(
+        f"() => {{ const titles = [...document.querySelectorAll('{CHART} .gtitle')].map(t => t.textContent);"
+        f" return titles.filter(t => t.includes('{PREVIEW}')).length >= {PANELS} ? titles : null; }}",
+        timeout=300_000).json_value()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "spaces-umap-preview.png"), full_page=True)
-    preview = _titles(page)
     assert all("(UMAP)" not in title for title in preview), preview  # no PCA picture is called UMAP
     page.wait_for_function(
         f"[...document.querySelectorAll('{CHART} .gtitle')].filter(t => t.textContent.includes('(UMAP)'))"
