@@ -147,13 +147,9 @@ def _soft_refine(source, target, translator, rounds: int, seed: int, fixed: np.n
     (costs 1 - cosine, on up to :data:`SOFT_SAMPLE` rows per side), the rotation refitted on the plan, repeated.
     ``fixed`` pairs get the weight of a whole row each. Returns (translator, the last plan's transport cost: the
     mean 1 - cosine it moves mass over, lower when the translated source lies on the target)."""
-    rng = np.random.default_rng(seed)
-    rows_s = _subsample(len(source), SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 0])
-    rows_t = _subsample(len(target), SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 1])
-    xs, xt = source[rows_s], target[rows_t]
     known = fixed is not None and len(fixed) > 0
-    if known:  # the known pairs' places in the subsample (rows are sorted, and each is used once per side)
-        known_s, known_t = np.searchsorted(rows_s, fixed[:, 0]), np.searchsorted(rows_t, fixed[:, 1])
+    rows_s, rows_t, (known_s, known_t) = _soft_sample(len(source), len(target), fixed if known else None, seed)
+    xs, xt = source[rows_s], target[rows_t]
     transport = float("nan")
     for _ in range(rounds):
         cost = (1.0 - _unit(translator.transform(xs).numpy()) @ _unit(xt).T).astype(np.float64)
@@ -163,6 +159,17 @@ def _soft_refine(source, target, translator, rounds: int, seed: int, fixed: np.n
             plan[known_s, known_t] += 1.0 / len(xs)
         translator = Procrustes(translator.scaling).fit_coupling(xs, xt, plan)
     return translator, transport
+
+
+def _soft_sample(n_source: int, n_target: int, fixed: np.ndarray | None, seed: int):
+    """Up to :data:`SOFT_SAMPLE` sorted rows per side (seeded), always holding the ``fixed`` pairs, and the fixed
+    pairs' places in them: ``(rows_s, rows_t, (known_s, known_t))`` (empty places without fixed pairs)."""
+    rng = np.random.default_rng(seed)
+    rows_s = _subsample(n_source, SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 0])
+    rows_t = _subsample(n_target, SOFT_SAMPLE, rng, keep=None if fixed is None else fixed[:, 1])
+    if fixed is None:
+        return rows_s, rows_t, (np.empty(0, np.int64), np.empty(0, np.int64))
+    return rows_s, rows_t, (np.searchsorted(rows_s, fixed[:, 0]), np.searchsorted(rows_t, fixed[:, 1]))
 
 
 def _sinkhorn(cost: np.ndarray, reg: float) -> np.ndarray:
@@ -192,11 +199,8 @@ def _anchored_transport(source, target, seeds: np.ndarray, rounds: int, seed: in
     fitted to a local average of similar targets, which is what a class-level correspondence can promise.
 
     Returns (translator, the last plan's mean translated cost in 1 - cosine)."""
-    rng = np.random.default_rng(seed)
-    rows_s = _subsample(len(source), SOFT_SAMPLE, rng, keep=seeds[:, 0])
-    rows_t = _subsample(len(target), SOFT_SAMPLE, rng, keep=seeds[:, 1])
+    rows_s, rows_t, (known_s, known_t) = _soft_sample(len(source), len(target), seeds, seed)
     xs, xt = source[rows_s], target[rows_t]
-    known_s, known_t = np.searchsorted(rows_s, seeds[:, 0]), np.searchsorted(rows_t, seeds[:, 1])
     relative = _mean_one(1.0 - _relative(xs, source[seeds[:, 0]]) @ _relative(xt, target[seeds[:, 1]]).T)
     cost, translator, transport = relative, None, float("nan")
     for _ in range(rounds + 1):
@@ -365,8 +369,7 @@ def bootstrap_anchors(source: ArrayLike, target: ArrayLike, seed_pairs: ArrayLik
 
 def _cosine_costs(x: np.ndarray) -> np.ndarray:
     unit = _unit(x).astype(np.float64)
-    cost = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
-    return cost / max(cost.mean(), 1e-12)
+    return _mean_one(np.clip(1.0 - unit @ unit.T, 0.0, 2.0))
 
 
 def _gw_candidates(xs, xt, seed: int, restarts: int, tick, epsilon: float = GW_EPSILON,
