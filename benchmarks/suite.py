@@ -117,11 +117,21 @@ def stitching_rows(quick: bool) -> list[Row]:
 def gpu_rows(quick: bool) -> list[Row]:
     import torch
 
+    checks = ("relative projection", "translation (Procrustes transform)")
     if not torch.cuda.is_available():
-        return [Row("gpu", check, note="no CUDA device here (run benchmarks on a GPU machine)")
-                for check in ("relative projection vs the device's matmul throughput",
-                              "translation vs the device's matmul throughput")]
-    return [Row("gpu", "relative projection and translation on CUDA", note="GPU rows are not built yet")]
+        return [Row("gpu", f"{check} vs the device's matmul throughput",
+                    note="no CUDA device here (run benchmarks/gpu.sh on a GPU machine)") for check in checks]
+    from benchmarks import device_speed
+
+    results = device_speed.device_ratios("cuda", quick=quick)
+    rows = []
+    for check, key in zip(checks, ("relative", "translation"), strict=True):
+        r = results[key]
+        rows.append(Row("gpu", f"{check}, {r['n']:,} x {r['d']} -> {r['k']} on {torch.cuda.get_device_name(0)}",
+                        r["ours_s"], "bare matmul of the same shape on the device", r["bare_s"], r["ratio"],
+                        "", "measured", f"{r['ours_tflops']:.1f} vs {r['bare_tflops']:.1f} TFLOP/s; max abs diff "
+                                        f"{r['max_abs_diff']:.1e}"))
+    return rows
 
 
 def pending_rows(quick: bool) -> list[Row]:

@@ -51,6 +51,28 @@ def polar_factor(matrix: torch.Tensor) -> torch.Tensor:
     return u[:, keep] @ vt[keep]
 
 
+def polar_factor_of_product(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """:func:`polar_factor` of ``left.T @ right`` (``left: [K, M]``, ``right: [K, N]``), the same partial isometry.
+
+    With at most half as many rows as columns (K anchors in many more dimensions), the product has rank at most K:
+    it is factored through thin QRs of both sides, ``left.T = Q_l R_l`` and ``right.T = Q_r R_r``, and the SVD of
+    the ``[K, K]`` core ``R_l R_r^T``. That costs ``O(K^2 (M + N))`` instead of the ``O(M N min(M, N))`` of an SVD
+    of the product (300 anchors in 768 dimensions: about 3x less), with the product's singular values and its
+    rank threshold.
+
+    Returns:
+        ``[M, N]``, same dtype.
+    """
+    k, m, n = left.shape[0], left.shape[1], right.shape[1]
+    if 2 * k > min(m, n):
+        return polar_factor(left.T @ right)
+    q_left, r_left = torch.linalg.qr(left.T)
+    q_right, r_right = torch.linalg.qr(right.T)
+    u, s, vt = torch.linalg.svd(r_left @ r_right.T)
+    keep = _kept(s, (m, n), left.dtype)
+    return (q_left @ u[:, keep]) @ (vt[keep] @ q_right.T)
+
+
 def ridge_solve(design: torch.Tensor, target: torch.Tensor, ridge: float) -> tuple[torch.Tensor, int]:
     """``W`` minimising ``||design @ W - target||`` through the SVD of ``design``.
 

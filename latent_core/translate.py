@@ -31,7 +31,7 @@ import warnings
 import torch
 
 from latent_core.errors import InvalidParameterError, NotFittedError, ShapeMismatchError
-from latent_core.linalg import match_dim, numerical_rank, polar_factor, ridge_solve
+from latent_core.linalg import match_dim, numerical_rank, polar_factor, polar_factor_of_product, ridge_solve
 from latent_core.registry import Registry
 from latent_core.relative import relative_projection
 from latent_core.validation import (
@@ -94,8 +94,8 @@ class AnchorScaler:
 def procrustes_fit(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``R`` minimising ``||source @ R - target||_F`` over orthogonal matrices (same dimension): ``U V^T`` from
     the SVD of ``S^T T``; with rank-deficient anchors, the partial isometry of
-    :func:`latent_core.linalg.polar_factor`."""
-    return polar_factor(source.T @ target)
+    :func:`latent_core.linalg.polar_factor` (computed by :func:`latent_core.linalg.polar_factor_of_product`)."""
+    return polar_factor_of_product(source, target)
 
 
 def nearest_orthogonal(matrix: torch.Tensor) -> torch.Tensor:

@@ -43,3 +43,15 @@ def test_unknown_sections_are_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         suite.main(["--only", "nope", "--out", str(tmp_path / "r")])
     assert exit_info.value.code == 2
+
+
+def test_device_rows_time_ours_and_the_bare_matmul_on_the_given_device():
+    """The GPU rows' measurement, run tiny on the CPU: both operations equal their bare product."""
+    from benchmarks import device_speed
+
+    results = device_speed.device_ratios("cpu", quick=True, repeats=1)
+    assert set(results) == {"relative", "translation"}
+    for row in results.values():
+        assert row["ours_s"] > 0 and row["bare_s"] > 0
+        assert row["ratio"] == pytest.approx(row["ours_s"] / row["bare_s"])
+        assert row["max_abs_diff"] < 1e-4

@@ -9,7 +9,14 @@ from scipy.linalg import orthogonal_procrustes
 from scipy.stats import ortho_group
 
 from latent_core.errors import InvalidParameterError
-from latent_core.linalg import match_dim, numerical_rank, polar_factor, random_rotation, ridge_solve
+from latent_core.linalg import (
+    match_dim,
+    numerical_rank,
+    polar_factor,
+    polar_factor_of_product,
+    random_rotation,
+    ridge_solve,
+)
 from latent_core.translate import InverseRelativeProjection
 
 
@@ -79,6 +86,27 @@ def test_polar_factor_of_a_rank_deficient_matrix_is_the_partial_isometry():
     got = polar_factor(_t(matrix)).numpy()
     np.testing.assert_allclose(got, u[:, :2] @ vt[:2], atol=1e-10)
     np.testing.assert_allclose(np.linalg.svd(got, compute_uv=False), [1, 1, 0, 0, 0, 0], atol=1e-10)
+
+
+@pytest.mark.parametrize("rows, left_dim, right_dim, duplicated", [
+    (12, 40, 40, False),  # few anchors in many dimensions: the QR path
+    (12, 40, 30, True),  # ... with repeated anchors (rank 6) and unequal widths
+    (30, 40, 40, False),  # more than half: the product's own SVD
+])
+def test_polar_factor_of_product_is_the_partial_isometry_of_the_product(rows, left_dim, right_dim, duplicated):
+    """Against numpy's SVD of the formed product: ``U_r V_r^T`` over its numerically non-zero singular values."""
+    rng = np.random.default_rng(rows + left_dim + right_dim)
+    left, right = rng.normal(size=(rows, left_dim)), rng.normal(size=(rows, right_dim))
+    if duplicated:
+        left[rows // 2:] = left[: rows - rows // 2]
+    left[:, -5:] = 0.0  # zero-padded columns, as match_dim pads the narrower space
+    product = left.T @ right
+    u, s, vt = np.linalg.svd(product)
+    rank = int(np.sum(s > s.max() * max(product.shape) * np.finfo(np.float64).eps))
+    assert rank == (rows // 2 if duplicated else rows)
+    got = polar_factor_of_product(_t(left), _t(right)).numpy()
+    np.testing.assert_allclose(got, u[:, :rank] @ vt[:rank], atol=1e-10)
+    np.testing.assert_allclose(got, polar_factor(_t(product)).numpy(), atol=1e-10)
 
 
 def test_match_dim_pads_with_zeros_and_crops():
