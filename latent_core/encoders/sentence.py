@@ -5,6 +5,7 @@ Spec: ``st:<model id>``, e.g. ``st:sentence-transformers/all-MiniLM-L6-v2``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from latent_core.encoders import packaged
-from latent_core.encoders.base import Encoder, EncoderInfo, register_backend
+from latent_core.encoders.base import Encoder, EncoderInfo, lazy, register_backend
 from latent_core.errors import EncoderUnavailableError
 from latent_core.resources import hub_available, packages_installed
 
@@ -65,30 +66,101 @@ def offline_alternatives(modality: str = "text") -> str:
     return ", ".join(specs) if specs else "none installed (run the README's setup command)"
 
 
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+_POOLING_FLAGS = ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_tokens",
+                  "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken")
+
+
+def folder_layout(folder: Path) -> tuple[int | None, int | None]:
+    """``(dim, max_tokens)`` of a sentence-transformers model folder, read from its config files without loading
+    weights: ``modules.json``, the Transformer's ``sentence_bert_config.json`` (``max_seq_length``), the Pooling
+    config (``word_embedding_dimension`` times the pooling modes) and any Dense layer's ``out_features``.
+    ``None`` where the files do not say for certain (a module type not known here): then the model is loaded."""
+    modules = _read_json(folder / "modules.json")
+    if not isinstance(modules, list) or not modules:
+        return None, None
+    dim: int | None = None
+    max_tokens: int | None = None
+    for module in sorted(modules, key=lambda m: m.get("idx", 0) if isinstance(m, dict) else 0):
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1] if isinstance(module, dict) else ""
+        config_dir = folder / str(module.get("path", "")) if isinstance(module, dict) else folder
+        if kind == "Transformer":
+            bert = _read_json(config_dir / "sentence_bert_config.json") or {}
+            max_tokens = bert.get("max_seq_length") if isinstance(bert.get("max_seq_length"), int) else None
+            dim = None  # the word embedding size: the Pooling config says it
+        elif kind == "Pooling":
+            pooling = _read_json(config_dir / "config.json") or {}
+            width = pooling.get("word_embedding_dimension", pooling.get("embedding_dimension"))
+            if "pooling_mode" in pooling:
+                mode = pooling["pooling_mode"]
+                modes = 1 if isinstance(mode, str) else len(mode) if isinstance(mode, list) else 0
+            else:
+                modes = sum(bool(pooling.get(flag)) for flag in _POOLING_FLAGS)
+            dim = width * modes if isinstance(width, int) and modes else None
+            if dim is None:
+                return None, max_tokens
+        elif kind == "Dense":
+            dense = _read_json(config_dir / "config.json") or {}
+            dim = dense.get("out_features") if isinstance(dense.get("out_features"), int) else None
+            if dim is None:
+                return None, max_tokens
+        elif kind != "Normalize":  # anything else may change the output: load the model to know
+            return None, max_tokens
+    return dim, max_tokens
+
+
 class SentenceTransformerEncoder(Encoder):
-    """A sentence-transformers model; embeddings as the model outputs them (not re-normalised)."""
+    """A sentence-transformers model; embeddings as the model outputs them (not re-normalised).
+
+    A packaged model is loaded on first use (:attr:`model`, a :func:`~latent_core.encoders.base.lazy` slot): its
+    fingerprint hashes the files and :attr:`dim` / :attr:`max_tokens` come from its config files, so a cache hit
+    loads nothing. A hub id or a local folder is loaded when the encoder is built, so an unavailable model is an
+    error at once (its fingerprint hashes the loaded weights anyway).
+    """
 
     modality = "text"
 
     def __init__(self, model_id: str, device=None) -> None:
         super().__init__(device)
-        from latent_core._compat.torchvision_ops import ensure_torchvision_importable
-
-        ensure_torchvision_importable()
-        from sentence_transformers import SentenceTransformer
-
         self.model_id = _canonical(model_id)
         self.spec = f"st:{self.model_id}"
         local = _PACKAGED[self.model_id].locate() if self.model_id in _PACKAGED else None
+        self._folder = local
         if local is not None:
-            self.model = SentenceTransformer(str(local), device=str(self.device), local_files_only=True)
             self.offline = True
             self.weight_files = [local]
+            self._dim, self._max_tokens = folder_layout(local)
         else:
-            self.model = self._load_from_hub(SentenceTransformer)
+            self.model = self._load_from_hub(_loader())
             self.offline = False
-        self.dim = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length) if self.model.max_seq_length else None
+            self._dim, self._max_tokens = None, self._model_max_tokens()
+        self._tokens_known = self._max_tokens is not None or local is None
+
+    @lazy
+    def model(self):
+        """The loaded ``SentenceTransformer`` (a packaged model's weights are read on first use)."""
+        return _loader()(str(self._folder), device=str(self.device), local_files_only=True)
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.model.get_embedding_dimension())
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int | None:
+        if not self._tokens_known:
+            self._max_tokens, self._tokens_known = self._model_max_tokens(), True
+        return self._max_tokens
+
+    def _model_max_tokens(self) -> int | None:
+        return int(self.model.max_seq_length) if self.model.max_seq_length else None
 
     def _load_from_hub(self, loader):
         if not is_hub_id(self.model_id):  # an explicit local folder (only reachable from code, never a link)
@@ -120,6 +192,16 @@ class SentenceTransformerEncoder(Encoder):
 
     def _encode_batch(self, batch: Sequence[str]) -> np.ndarray:
         return self.model.encode(list(batch), batch_size=len(batch), convert_to_numpy=True, show_progress_bar=False)
+
+
+def _loader():
+    """``SentenceTransformer``, imported on first use (after the torchvision work-around)."""
+    from latent_core._compat.torchvision_ops import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer
 
 
 def _catalog() -> list[EncoderInfo]:
