@@ -18,7 +18,15 @@ import pandas as pd
 import torch
 
 from latent_core.errors import InvalidParameterError, ShapeMismatchError
-from latent_core.metrics import jaccard_at_k, linear_cka, mrr, mutual_knn, neighbor_agreement, paired_cosine
+from latent_core.metrics import (
+    jaccard_at_k,
+    linear_cka,
+    mrr,
+    mutual_knn,
+    neighbor_agreement,
+    paired_cosine,
+    shared_neighbours,
+)
 from latent_core.registry import Registry
 from latent_core.relative import RelativeProjection
 from latent_core.stitching import CENTER_SUFFIX
@@ -130,7 +138,8 @@ def pairs(a: ArrayLike, b: ArrayLike, views: Views) -> dict[str, tuple[ArrayLike
 def agreement(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> dict[str, np.ndarray]:
     """Per sample and comparison, the fraction of its k nearest neighbours shared by both sides: ``[N]``."""
     k = min(k, as_matrix(a, "a").shape[0] - 1)
-    return {name: neighbor_agreement(x, y, k).cpu().numpy() for name, (x, y) in pairs(a, b, views).items()}
+    with shared_neighbours():  # A's neighbours serve the absolute and the translated comparison
+        return {name: neighbor_agreement(x, y, k).cpu().numpy() for name, (x, y) in pairs(a, b, views).items()}
 
 
 def space_metrics(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> pd.DataFrame:
@@ -143,12 +152,13 @@ def space_metrics(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> pd.D
         raise InvalidParameterError(f"Comparing spaces needs at least 3 samples, got {n}.")
     k = min(k, n - 1)
     rows = []
-    for name, (x, y) in pairs(a, b, views).items():
-        row = {"comparison": COMPARISONS[name]}
-        for metric, function in METRICS.items():
-            skip = METRICS.meta(metric)["shared_coordinates"] and name not in SHARED_COORDINATES
-            row[metric] = math.nan if skip else float(function(x, y, k))
-        rows.append(row)
+    with shared_neighbours():  # mutual k-NN and Jaccard@k (and A in two comparisons) share their k-NN lists
+        for name, (x, y) in pairs(a, b, views).items():
+            row = {"comparison": COMPARISONS[name]}
+            for metric, function in METRICS.items():
+                skip = METRICS.meta(metric)["shared_coordinates"] and name not in SHARED_COORDINATES
+                row[metric] = math.nan if skip else float(function(x, y, k))
+            rows.append(row)
     frame = pd.DataFrame(rows)
     frame.insert(1, "k", k)
     return frame

@@ -2,14 +2,18 @@
 
 Neighbour metrics (``jaccard_at_k``, ``mutual_knn``, ``neighbor_agreement``) find k-NN by cosine with the
 sample itself excluded, blockwise: memory is O(block * N), never N x N. They accept spaces of different
-dimensions. Retrieval metrics (``mrr``, ``topk_retrieval``) and ``paired_cosine``/``mse`` need shared
-coordinates (relative vs relative, or translated vs target). CKA variants accept different dimensions;
+dimensions. ``knn_overlap_scores`` gives mutual k-NN and Jaccard@k from one k-NN pass per space, and inside
+``shared_neighbours()`` the separate functions reuse each other's neighbour lists. Retrieval metrics (``mrr``,
+``topk_retrieval``) and ``paired_cosine``/``mse`` need shared coordinates (relative vs relative, or translated vs
+target). CKA variants accept different dimensions;
 ``linear_cka`` works in feature space (any N), the kernel variants build N x N matrices and refuse more
 than ``max_samples`` rows. ``confusion_matrix`` counts a classifier's predictions per true class.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import operator
 
 import numpy as np
@@ -91,23 +95,74 @@ def _overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return counts
 
 
+# (id(input), k) -> (input, [N, k] indices) while shared_neighbours() is active; None otherwise. The input is kept
+# so that its id cannot be reused by another object during the block.
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("latent_core_shared_neighbours", default=None)
+
+
+@contextlib.contextmanager
+def shared_neighbours():
+    """Within the block, :func:`neighbor_agreement`, :func:`mutual_knn` and :func:`jaccard_at_k` compute the k-NN
+    lists of each input object once and reuse them (keyed by the object's identity and k), e.g. asking both mutual
+    k-NN and Jaccard@k of the same spaces costs one k-NN pass per space instead of two. The inputs must not be
+    modified inside the block. Nested blocks share the outer memo; it is dropped when the outermost block ends."""
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _neighbours(raw: ArrayLike, x: torch.Tensor, k: int) -> torch.Tensor:
+    """``knn_indices(x, k)``, memoised on ``raw`` (what the caller passed) inside :func:`shared_neighbours`."""
+    memo = _SHARED.get()
+    if memo is None:
+        return knn_indices(x, k)
+    key = (id(raw), check_k(k, x.shape[0]))  # typed errors for a bad k before it is used as a key
+    if key not in memo:
+        memo[key] = (raw, knn_indices(x, k))
+    return memo[key][1]
+
+
+def _intersections(x: ArrayLike, y: ArrayLike, k: int) -> torch.Tensor:
+    """``[N]`` sizes of the intersections of each sample's k-NN sets in ``x`` and in ``y``."""
+    tx, ty = _pair(x, y)
+    return _overlap(_neighbours(x, tx, k), _neighbours(y, ty, k))
+
+
 def neighbor_agreement(x: ArrayLike, y: ArrayLike, k: int = 10) -> torch.Tensor:
     """Per sample, the fraction of its k nearest neighbours in ``x`` that are also among its k nearest in
     ``y``: ``[N]`` in [0, 1] (colour points by it)."""
-    x, y = _pair(x, y)
-    return _overlap(knn_indices(x, k), knn_indices(y, k)).float() / k
+    return _intersections(x, y, k).float() / k
+
+
+def _mutual_from(inter: torch.Tensor, k: int) -> float:
+    return float((inter.float() / k).mean())
+
+
+def _jaccard_from(inter: torch.Tensor, k: int) -> float:
+    inter = inter.double()
+    return float((inter / (2 * k - inter)).mean())
 
 
 def mutual_knn(x: ArrayLike, y: ArrayLike, k: int = 10) -> float:
     """Mutual k-NN alignment (Huh et al., 2024): mean over samples of |NN_k^x ∩ NN_k^y| / k."""
-    return float(neighbor_agreement(x, y, k).mean())
+    return _mutual_from(_intersections(x, y, k), k)
 
 
 def jaccard_at_k(x: ArrayLike, y: ArrayLike, k: int = 10) -> float:
     """Mean over samples of |NN_k^x ∩ NN_k^y| / |NN_k^x ∪ NN_k^y| (Moschella et al., 2023)."""
-    x, y = _pair(x, y)
-    inter = _overlap(knn_indices(x, k), knn_indices(y, k)).double()
-    return float((inter / (2 * k - inter)).mean())
+    return _jaccard_from(_intersections(x, y, k), k)
+
+
+def knn_overlap_scores(x: ArrayLike, y: ArrayLike, k: int = 10) -> dict[str, float]:
+    """``{"mutual_knn": ..., "jaccard": ...}``, equal to :func:`mutual_knn` and :func:`jaccard_at_k` of the same
+    arguments, from one k-NN pass per space (the two functions called separately make two)."""
+    inter = _intersections(x, y, k)
+    return {"mutual_knn": _mutual_from(inter, k), "jaccard": _jaccard_from(inter, k)}
 
 
 def _counterpart_ranks(x: ArrayLike, y: ArrayLike) -> torch.Tensor:

@@ -168,6 +168,57 @@ def test_blockwise_results_equal_single_block(monkeypatch):
     assert metrics.mrr(x, y) == whole[1] and metrics.jaccard_at_k(x, y, 4) == whole[2]
 
 
+def _brute_force_overlap(x, y, k):
+    """mutual k-NN and Jaccard@k from a full numpy cosine matrix: the reference for the blockwise code."""
+    def knn(m):
+        unit = m / np.linalg.norm(m, axis=1, keepdims=True)
+        sims = unit @ unit.T
+        np.fill_diagonal(sims, -np.inf)
+        return [set(np.argsort(-row, kind="stable")[:k]) for row in sims]
+
+    inter = np.array([len(a & b) for a, b in zip(knn(x), knn(y))])
+    return inter.mean() / k, np.mean(inter / (2 * k - inter))
+
+
+def test_knn_overlap_scores_hand_computed_and_against_brute_force():
+    # the hand-computed case above: k=2 overlaps 2,1,2,1,1
+    scores = metrics.knn_overlap_scores(X_HAND, Y_HAND, k=2)
+    assert scores == {"mutual_knn": pytest.approx(0.7), "jaccard": pytest.approx((1 + 1 / 3 + 1 + 1 / 3 + 1 / 3) / 5)}
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(80, 6))
+    y = x @ ortho_group.rvs(6, random_state=13) + 0.4 * rng.normal(size=(80, 6))
+    for k in (1, 3, 10):
+        scores = metrics.knn_overlap_scores(x, y, k)
+        mutual, jaccard = _brute_force_overlap(x, y, k)
+        assert 0 < scores["jaccard"] < scores["mutual_knn"] < 1
+        assert scores["mutual_knn"] == pytest.approx(mutual, abs=1e-6)
+        assert scores["jaccard"] == pytest.approx(jaccard, abs=1e-12)
+        # exactly what the two separate functions return
+        assert scores == {"mutual_knn": metrics.mutual_knn(x, y, k), "jaccard": metrics.jaccard_at_k(x, y, k)}
+
+
+def test_shared_neighbours_computes_each_space_once(monkeypatch):
+    rng = np.random.default_rng(14)
+    x, y = rng.normal(size=(40, 5)), rng.normal(size=(40, 7))
+    expected = (metrics.mutual_knn(x, y, 4), metrics.jaccard_at_k(x, y, 4), metrics.neighbor_agreement(x, y, 4))
+    calls = []
+    original = metrics.knn_indices
+    monkeypatch.setattr(metrics, "knn_indices", lambda m, k: calls.append(k) or original(m, k))
+    metrics.knn_overlap_scores(x, y, 4)
+    assert len(calls) == 2
+    calls.clear()
+    with metrics.shared_neighbours():
+        got = (metrics.mutual_knn(x, y, 4), metrics.jaccard_at_k(x, y, 4), metrics.neighbor_agreement(x, y, 4))
+        with metrics.shared_neighbours():  # nested: the same memo
+            metrics.mutual_knn(x, y, 4)
+        metrics.mutual_knn(x, y, 3)  # another k: new lists
+    assert calls == [4, 4, 3, 3]
+    assert got[:2] == expected[:2] and torch.equal(got[2], expected[2])
+    calls.clear()
+    metrics.mutual_knn(x, y, 4)  # outside the block: computed again
+    assert calls == [4, 4]
+
+
 def test_knn_excludes_self_and_orders_by_cosine():
     idx = metrics.knn_indices(X_HAND, 2)
     assert idx.tolist() == [[1, 2], [0, 2], [1, 0], [4, 2], [3, 2]]

@@ -1,0 +1,138 @@
+"""Time to the first chart from a warm cache, against a bare Streamlit page with one Plotly chart of the same size.
+
+Acceptance: the app's first chart from a warm cache takes at most 2x the bare page's. Both are timed the same way,
+in one run and in alternating order, from process start to the first ``stPlotlyChart`` with its canvas drawn in
+headless Chromium:
+
+  ours  ``python -m app.launch`` (the launcher, then ``streamlit run app/main.py``) on a cache folder warmed by one
+        discarded launch; the default scenario's first map
+  ref   ``python -m streamlit run bare.py`` with the same server flags: ``import plotly`` and ONE ``go.Scattergl``
+        of 2,225 random points (the default scenario's map: BBC News, a Scattergl per class), 480 px high, in one
+        of two columns of a wide page (as the app's panels)
+
+Usage: python benchmarks/first_chart.py [--repeat N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.startup import ARGS, CHART, _port  # noqa: E402
+
+N_POINTS = 2225  # the default scenario's map (BBC News)
+HEIGHT = 480  # app.components.projection.scatter_panel's default height
+SERVER_FLAGS = ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--server.headless", "true",
+                "--browser.gatherUsageStats", "false"]
+BARE_PAGE = f'''\
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+st.set_page_config(page_title="bare", layout="wide")
+xy = np.random.default_rng(0).normal(size=({N_POINTS}, 2))
+figure = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker={{"size": 6, "opacity": 0.8}}))
+figure.update_layout(height={HEIGHT}, margin={{"l": 10, "r": 10, "t": 50, "b": 10}}, title="bare")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(figure)
+'''
+# the first chart whose WebGL canvas exists (both pages draw Scattergl; an SVG scatter would have .scatterlayer .point)
+FIRST_CHART = (f"[...document.querySelectorAll('{CHART}')]"
+               ".some(c => c.querySelector('canvas') || c.querySelector('.scatterlayer .point'))")
+
+
+def time_to_first_chart(browser, argv: list[str], env: dict[str, str], timeout_s: float = 600) -> float:
+    """Seconds from starting ``argv + --server.port P`` to the first drawn Plotly chart in a new page."""
+    port = _port()
+    start = time.perf_counter()
+    process = subprocess.Popen([*argv, "--server.port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv} exited with {process.returncode} before serving")
+            if time.perf_counter() - start > timeout_s:
+                raise TimeoutError(f"{argv} did not serve within {timeout_s} s")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.05)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_function(FIRST_CHART, timeout=timeout_s * 1000, polling=50)
+        elapsed = time.perf_counter() - start
+        page.close()
+        return elapsed
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def first_chart_vs_bare(repeat: int = 3, quick: bool = False, cache_dir: str | os.PathLike | None = None) -> dict:
+    """Median seconds to the first chart, ours (warm cache) and the bare page, alternating order; ``ratio`` = ours/ref.
+
+    ``cache_dir``: the app's cache folder (default: ``LATENT_CACHE_DIR``, else a temporary folder). Either way it
+    is warmed by one discarded launch first (a temporary folder's warm-up is a cold start: minutes). ``quick``: one
+    timed launch of each.
+    """
+    from playwright.sync_api import sync_playwright
+
+    repeat = 1 if quick else max(1, int(repeat))
+    ours: list[float] = []
+    ref: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        folder = cache_dir or os.environ.get("LATENT_CACHE_DIR") or str(Path(tmp) / "cache")
+        env = {**os.environ, "LATENT_CACHE_DIR": str(folder)}
+        bare = Path(tmp) / "bare.py"
+        bare.write_text(BARE_PAGE)
+        ours_argv = [sys.executable, "-m", "app.launch", *SERVER_FLAGS]
+        ref_argv = [sys.executable, "-m", "streamlit", "run", str(bare), *SERVER_FLAGS]
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            warmup = {"ours": time_to_first_chart(browser, ours_argv, env),  # discarded: warms cache, .pyc, page cache
+                      "ref": time_to_first_chart(browser, ref_argv, env)}
+            for round_ in range(repeat):
+                order = [("ours", ours_argv, ours), ("ref", ref_argv, ref)]
+                for _, argv, times in order if round_ % 2 == 0 else order[::-1]:
+                    times.append(time_to_first_chart(browser, argv, env))
+        finally:
+            browser.close()
+    ours_s, ref_s = statistics.median(ours), statistics.median(ref)
+    ratio = ours_s / ref_s
+    return {"ours_s": round(ours_s, 2), "ref_s": round(ref_s, 2), "ratio": round(ratio, 2), "target": 2.0,
+            "passed": ratio <= 2.0, "ours_all_s": [round(t, 2) for t in ours], "ref_all_s": [round(t, 2) for t in ref],
+            "warmup_s": {name: round(t, 2) for name, t in warmup.items()},
+            "note": (f"process start -> first stPlotlyChart with its canvas in headless Chromium; ours = python -m "
+                     f"app.launch on a warm cache ({folder}), ref = streamlit run of a page with one Scattergl of "
+                     f"{N_POINTS} points, {HEIGHT} px; medians of {repeat} alternating launches each after one "
+                     f"discarded launch of each")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one timed launch of each")
+    args = parser.parse_args()
+    result = first_chart_vs_bare(repeat=args.repeat, quick=args.quick)
+    for name, value in result.items():
+        print(f"{name:12s} {value}")
+
+
+if __name__ == "__main__":
+    main()
