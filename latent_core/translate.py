@@ -100,7 +100,7 @@ def procrustes_fit(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def nearest_orthogonal(matrix: torch.Tensor) -> torch.Tensor:
     """The orthogonal matrix nearest to a square ``matrix`` in Frobenius norm (``U V^T`` of its SVD); for a
-    rank-deficient ``matrix``, the partial isometry of :func:`latent_core.linalg.polar_factor`."""
+    rank-deficient or non-square ``matrix``, the partial isometry of :func:`latent_core.linalg.polar_factor`."""
     return polar_factor(matrix)
 
 
@@ -294,9 +294,11 @@ class LOrthoTranslator(Translator):
 
     def _fit_scaled(self, source, target):
         weight = lstsq_fit(source, target, self.ridge)  # [Ds, Dt]
-        square = torch.zeros(self.width_, self.width_, dtype=weight.dtype, device=weight.device)
-        square[: weight.shape[0], : weight.shape[1]] = weight
-        self.rotation_ = nearest_orthogonal(square)
+        # the nearest orthogonal matrix to the zero-padded [D, D] square: the polar factor of the weight itself,
+        # padded (the square's SVD is the weight's plus zeros, with the same rank threshold, max(Ds, Dt) = D),
+        # at the cost of an SVD of [Ds, Dt] instead of [D, D]
+        self.rotation_ = torch.zeros(self.width_, self.width_, dtype=weight.dtype, device=weight.device)
+        self.rotation_[: weight.shape[0], : weight.shape[1]] = nearest_orthogonal(weight)
 
     def _map(self, source):  # = match_dim(source, width) @ rotation_, cropped: the padded rows multiply zeros
         return source @ self.rotation_[: source.shape[1], : self.target_dim_]

@@ -64,6 +64,36 @@ def test_table_equals_a_per_method_recomputation(head):
     assert table.b_accuracy.nunique() > 1  # the numbers are not all the same by accident
 
 
+@pytest.mark.parametrize("lookahead_bytes", [1, S.LOOKAHEAD_BYTES])  # one method ahead; all of them
+def test_methods_prepared_ahead_in_a_thread_give_the_sequential_results(monkeypatch, lookahead_bytes):
+    a, b, y = _spaces()
+    pool, train, test = S.split_indices(y, n_anchors=30, test_size=120, seed=0)
+    run, anchors = S._split_run(torch.as_tensor(a), torch.as_tensor(b), y, pool, train, test, "logreg", 0)
+    expected = [run.evaluate(m, anchors) for m in METHODS]
+    monkeypatch.setattr(S, "LOOKAHEAD_BYTES", lookahead_bytes)
+    fresh, _ = S._split_run(torch.as_tensor(a), torch.as_tensor(b), y, pool, train, test, "logreg", 0)
+    assert list(fresh.evaluate_many(METHODS, anchors)) == expected
+    assert fresh.head_fits == run.head_fits
+
+
+def test_an_error_in_the_prepared_work_surfaces_at_its_own_method(monkeypatch):
+    a, b, y = _spaces()
+    pool, train, test = S.split_indices(y, n_anchors=30, test_size=120, seed=0)
+    run, anchors = S._split_run(torch.as_tensor(a), torch.as_tensor(b), y, pool, train, test, "logreg", 0)
+    original = S.SplitRun.prepare
+
+    def prepare(self, method, rows):
+        if method == METHODS[2]:
+            raise RuntimeError("broken projection")
+        return original(self, method, rows)
+
+    monkeypatch.setattr(S.SplitRun, "prepare", prepare)
+    results = run.evaluate_many(METHODS, anchors)
+    assert [next(results).method for _ in range(2)] == list(METHODS[:2])
+    with pytest.raises(RuntimeError, match="broken projection"):
+        next(results)
+
+
 def test_one_raw_head_per_side_and_split():
     a, b, y = _spaces()
     pool, train, test = S.split_indices(y, n_anchors=30, test_size=120, seed=0)
