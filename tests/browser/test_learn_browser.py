@@ -41,10 +41,14 @@ def _wait_for_step(page, number: int) -> None:
     page.wait_for_function(
         f"[...document.querySelectorAll('{MAIN} h2')].some(h => h.textContent.includes({title!r}))", timeout=300_000)
     count = CHARTS_PER_STEP[number - 1]
-    page.wait_for_function(  # the previous step's elements stay on screen, marked stale, until the run ends
+    drawn = (  # the previous step's elements stay on screen, marked stale, until the run ends
         f"document.querySelectorAll('{CHART}').length === {count} && !document.querySelector('[data-stale=\"true\"]')"
-        f" && document.querySelectorAll('{CHART} .main-svg').length >= {count}", timeout=300_000)
-    _settled(page)
+        f" && document.querySelectorAll('{CHART} .main-svg').length >= {count}")
+    for _ in range(3):  # a widget change can queue a second run just after the first ends: wait for that one too
+        page.wait_for_function(drawn, timeout=300_000)
+        _settled(page)
+        if page.evaluate(drawn):
+            break
     assert page.locator(CHART).count() == count
     page.wait_for_timeout(1500)
 
