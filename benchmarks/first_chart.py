@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.startup import ARGS, CHART, _port  # noqa: E402
+from benchmarks.startup import ARGS, CHART, time_to_condition  # noqa: E402
 
 N_POINTS = 2225  # the default scenario's map (BBC News)
 HEIGHT = 480  # app.components.projection.scatter_panel's default height
@@ -56,32 +52,8 @@ FIRST_CHART = (f"[...document.querySelectorAll('{CHART}')]"
 
 def time_to_first_chart(browser, argv: list[str], env: dict[str, str], timeout_s: float = 600) -> float:
     """Seconds from starting ``argv + --server.port P`` to the first drawn Plotly chart in a new page."""
-    port = _port()
-    start = time.perf_counter()
-    process = subprocess.Popen([*argv, "--server.port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{argv} exited with {process.returncode} before serving")
-            if time.perf_counter() - start > timeout_s:
-                raise TimeoutError(f"{argv} did not serve within {timeout_s} s")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.05)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.wait_for_function(FIRST_CHART, timeout=timeout_s * 1000, polling=50)
-        elapsed = time.perf_counter() - start
-        page.close()
-        return elapsed
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    return time_to_condition(browser, argv, env, FIRST_CHART, viewport={"width": 1400, "height": 1000},
+                             timeout_s=timeout_s)
 
 
 def first_chart_vs_bare(repeat: int = 3, quick: bool = False, cache_dir: str | os.PathLike | None = None) -> dict:

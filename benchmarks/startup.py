@@ -33,34 +33,45 @@ def _port() -> int:
         return sock.getsockname()[1]
 
 
-def time_to_charts(browser, env: dict[str, str]) -> float:
+def time_to_condition(browser, argv: list[str], env: dict[str, str], condition: str, *,
+                      viewport: dict | None = None, timeout_s: float = 600) -> float:
+    """Seconds from starting the server ``argv + --server.port P`` until ``condition`` (a JavaScript expression)
+    holds in a new page of ``browser``; the server is stopped afterwards."""
     port = _port()
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "app.launch", "--server.port", str(port),
-                                "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen([*argv, "--server.port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv} exited with {process.returncode} before serving")
+            if time.perf_counter() - start > timeout_s:
+                raise TimeoutError(f"{argv} did not serve within {timeout_s} s")
             try:
                 with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                     if response.read().strip() == b"ok":
                         break
             except OSError:
-                time.sleep(0.2)
-        page = browser.new_page()
+                time.sleep(0.05)
+        page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
         page.goto(url)
-        # both WebGL scatters have their canvas (the first chart alone is not "both spaces shown")
-        page.wait_for_function(
-            f"[...document.querySelectorAll('{CHART}')].filter(c => c.querySelector('canvas')).length >= 2",
-            timeout=600_000)
+        page.wait_for_function(condition, timeout=timeout_s * 1000, polling=50)
         elapsed = time.perf_counter() - start
         page.close()
         return elapsed
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+# both WebGL scatters have their canvas (the first chart alone is not "both spaces shown")
+BOTH_CHARTS = f"[...document.querySelectorAll('{CHART}')].filter(c => c.querySelector('canvas')).length >= 2"
+
+
+def time_to_charts(browser, env: dict[str, str]) -> float:
+    argv = [sys.executable, "-m", "app.launch", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    return time_to_condition(browser, argv, env, BOTH_CHARTS)
 
 
 def main() -> None:

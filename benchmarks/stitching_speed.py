@@ -25,6 +25,7 @@ from latent_core.heads import limited_threads, make_head
 from latent_core.stitching import (
     SpaceMap,
     _scores,
+    _split_run,
     draw_anchors,
     split_indices,
     stitch_benchmark,
@@ -65,19 +66,21 @@ def synthetic_inputs(n: int = 300, dim_a: int = 16, dim_b: int = 20, classes: in
 
 def head_inputs(a, b, labels, *, methods: Sequence[str], n_anchors: int, test_size: int | float,
                 seeds: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(x_train, y_train)`` of every distinct head the table fits: per seed, A's and B's absolute vectors (shared
-    by ``absolute`` and every translator) and A's and B's relative vectors of each relative method."""
+    """``(x_train, y_train)`` of every distinct head the table fits: per seed, one per side and input space of
+    :meth:`SplitRun.prepare` (A's and B's absolute vectors, shared by ``absolute`` and every translator, and A's and
+    B's relative vectors of each relative method)."""
     at, bt = torch.as_tensor(a), torch.as_tensor(b)
     inputs = []
     for seed in seeds:
-        pool, train, _ = split_indices(labels, n_anchors=n_anchors, test_size=test_size, seed=seed)
-        anchors = torch.as_tensor(draw_anchors(a, labels, pool, n_anchors, "random", seed))
-        y_train = labels[train]
-        inputs += [(a[train], y_train), (b[train], y_train)]
+        pool, train, test = split_indices(labels, n_anchors=n_anchors, test_size=test_size, seed=seed)
+        anchors = draw_anchors(a, labels, pool, n_anchors, "random", seed)
+        run, anchors = _split_run(at, bt, labels, anchors, train, test, "logreg", seed)
+        spaces = {}
         for method in methods:
-            if method.startswith("relative"):
-                space_map = SpaceMap(method).fit(at[anchors], bt[anchors])
-                inputs += [(space_map.a(at[train]).numpy(), y_train), (space_map.b_native(bt[train]).numpy(), y_train)]
+            space, views = run.prepare(method, anchors)
+            spaces.setdefault(space, views)
+        for views in spaces.values():
+            inputs += [(views["a_train"].numpy(), run.y_train), (views["b_train"].numpy(), run.y_train)]
     return inputs
 
 
