@@ -32,7 +32,7 @@ import json
 import os
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -213,12 +213,12 @@ class SplitRun:
         self._heads: dict = {}  # (side, space key) -> (fitted head, same-space scores)
         self.head_fits = 0  # heads fitted so far (a benchmark compares their time with the whole run's)
 
-    def _head(self, key: tuple, x_train: Callable[[], torch.Tensor], x_test: Callable[[], torch.Tensor]):
+    def _head(self, key: tuple, x_train: torch.Tensor, x_test: torch.Tensor):
         """The head fitted on one input space (``key``), and its scores on the same space's test vectors."""
         if key not in self._heads:
-            fitted = make_head(self.head, self.seed).fit(x_train().numpy(), self.y_train)
+            fitted = make_head(self.head, self.seed).fit(x_train.numpy(), self.y_train)
             self.head_fits += 1
-            self._heads[key] = fitted, _scores(self.y_test, fitted.predict(x_test().numpy()))
+            self._heads[key] = fitted, _scores(self.y_test, fitted.predict(x_test.numpy()))
         return self._heads[key]
 
     def prepare(self, method: str, anchors: torch.Tensor) -> tuple[tuple, dict[str, torch.Tensor]]:
@@ -238,8 +238,8 @@ class SplitRun:
                ) -> StitchResult:
         """The heads and scores of ``method`` from its :meth:`prepare` output."""
         space, v = prepared
-        head_a, same_a = self._head(("a", *space), lambda: v["a_train"], lambda: v["a_test"])
-        _, same_b = self._head(("b", *space), lambda: v["b_train"], lambda: v["b_native_test"])
+        head_a, same_a = self._head(("a", *space), v["a_train"], v["a_test"])
+        _, same_b = self._head(("b", *space), v["b_train"], v["b_native_test"])
         stitched = _scores(self.y_test, head_a.predict(v["b_test"].numpy()))
         return StitchResult(method, stitched[0], same_a[0], same_b[0], stitched[1], same_a[1], same_b[1],
                             self.chance, len(anchors), self.n_train, self.n_test)
