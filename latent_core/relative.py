@@ -48,7 +48,8 @@ _CHUNK_ELEMENTS = 1 << 24  # rows per chunk = this / (K * D): ~64 MB of float32 
 # name -> fn(x [N, D], anchors [K, D]) -> [N, K]. Metadata: similarity (larger = closer; sparsifiable; anchors
 # must be non-zero), centred (computed on inputs centred at the anchors' mean: same numbers, better conditioned).
 # Every function's intermediates are [chunk, K] (torch.cdist with p != 2 loops over coordinates without a
-# [chunk, K, D] tensor: measured +23 MB for 20,000 x 768 against 300 anchors), so chunks are sized by K alone.
+# [chunk, K, D] tensor: measured +23 MB for 20,000 x 768 against 300 anchors) plus at most a float64 copy of the
+# chunk (scipy's cdist), so chunks are sized by K + 2 D float32 values per row.
 PROJECTION_FUNCTIONS = Registry("projection")
 
 
@@ -60,8 +61,16 @@ def cosine(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
 
 @PROJECTION_FUNCTIONS.register("angular", similarity=True)
 def angular(x: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
-    """``1 - arccos(cos(x, a)) / pi`` in [0, 1]: ``[N, K]``."""
-    return 1.0 - torch.arccos(cosine(x, anchors).clamp(-1.0, 1.0)) / math.pi
+    """``1 - arccos(cos(x, a)) / pi`` in [0, 1]: ``[N, K]``, in ``x``'s dtype. The cosines are taken in float64:
+    arccos is ill-conditioned near +-1, where one float32 rounding of a cosine moves the angle by up to 4e-5 of pi
+    (a rotation of the inputs then changes the result by that much). MPS, which has no float64, stays in float32."""
+    wide = _wide(x.device)
+    return (1.0 - torch.arccos(cosine(x.to(wide), anchors.to(wide)).clamp(-1.0, 1.0)) / math.pi).to(x.dtype)
+
+
+def _wide(device: torch.device) -> torch.dtype:
+    """float64, or float32 on MPS (no float64 there)."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 @PROJECTION_FUNCTIONS.register("euclidean", similarity=False, centred=True)
@@ -180,12 +189,15 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
     fast = function is cosine or function is angular
     if chunk_size is None:
         # the fast path's only intermediate is one [chunk, D] block (sparsifying adds [chunk, K] ones); the other
-        # projections hold [chunk, K] intermediates (small chunks slowed torch.cdist 3x: 72 rows vs 2225)
-        if fast:
+        # projections hold [chunk, K] intermediates and a float64 copy of the chunk (small chunks slowed
+        # torch.cdist 3x: 72 rows vs 2225)
+        if function is angular:  # float64 copies of the chunk and of its cosines
+            per_row = 2 * (x.shape[1] + k)
+        elif fast:
             # fewer, larger matmuls run measurably faster: the one [chunk, D] buffer may take ~128 MB
             per_row = x.shape[1] // 2 if topk is None and power is None else max(x.shape[1], k)
         else:
-            per_row = k
+            per_row = k + 2 * x.shape[1]
         chunk_size = max(1, _CHUNK_ELEMENTS // max(1, per_row))
     chunk_size = as_int(chunk_size, "chunk_size")
     if chunk_size < 1:
@@ -193,6 +205,8 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
     out = torch.empty(n, k, dtype=torch.float32, device=x.device)
     if fast:
         buffer = torch.empty(min(n, chunk_size), x.shape[1], dtype=torch.float32, device=x.device)
+    if function is angular:
+        anchors_t = unit_rows(anchors.to(_wide(x.device)), "anchors").T
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         block = out[start:stop]
@@ -203,10 +217,10 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
                 rows = scratch.copy_(rows)  # float64 converted chunk by chunk, into the reused buffer
             if shift is not None:
                 rows = torch.sub(rows, shift, out=scratch)
-            if not _cosine_rows(rows, anchors_t, block, scratch, start, name, x):
-                block.copy_(cosine(rows, anchors))  # finite values whose norm overflows float32: the exact path
-            if function is angular:  # 1 - arccos(c) / pi, in place
-                block.clamp_(-1.0, 1.0).arccos_().div_(-math.pi).add_(1.0)
+            done = (_angular_rows(rows, anchors_t, block, start, name, x) if function is angular
+                    else _cosine_rows(rows, anchors_t, block, scratch, start, name, x))
+            if not done:
+                block.copy_(function(rows, anchors))  # finite values whose norm overflows float32: the exact path
         else:
             rows = float32_rows(x, start, stop, name)
             if shift is not None:
@@ -217,19 +231,40 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
     return out
 
 
-def _cosine_rows(rows, anchors_t, out, buffer, offset: int, name: str, x: torch.Tensor) -> bool:
-    """``cos(rows, anchors)`` into ``out`` in one pass over ``rows``: the row norms both validate (a NaN or
-    infinite value makes its row's norm non-finite) and normalise. False, with ``out`` untouched, when finite
-    rows have a norm beyond float32 (the caller then takes the exact path)."""
+def _checked_norms(rows: torch.Tensor, offset: int, name: str, x: torch.Tensor) -> torch.Tensor | None:
+    """``[chunk, 1]`` norms of ``rows``, which also validate them: a NaN or infinite value makes its row's norm
+    non-finite (NonFiniteError, with the precise message), a zero row is a ZeroVectorError. None when finite rows
+    have a norm beyond their dtype (the caller then takes the exact path)."""
     norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
     if not bool(torch.isfinite(norms).all()):
-        check_finite(x[offset : offset + rows.shape[0]], name)  # NonFiniteError, with the precise message
-        return False
+        check_finite(x[offset : offset + rows.shape[0]], name)
+        return None
     zero = norms.squeeze(1) == 0
     if bool(zero.any()):
         bad = (torch.nonzero(zero).squeeze(1)[:5] + offset).tolist()
         raise ZeroVectorError(f"{name} has zero vectors (rows {bad}); cosine needs a direction.")
+    return norms
+
+
+def _cosine_rows(rows, anchors_t, out, buffer, offset: int, name: str, x: torch.Tensor) -> bool:
+    """``cos(rows, anchors)`` into ``out`` in one pass over ``rows`` (normalised into ``buffer``); False, with ``out``
+    untouched, when :func:`_checked_norms` finds no float32 norm."""
+    norms = _checked_norms(rows, offset, name, x)
+    if norms is None:
+        return False
     torch.mm(torch.div(rows, norms, out=buffer), anchors_t, out=out)
+    return True
+
+
+def _angular_rows(rows, anchors_t64, out, offset: int, name: str, x: torch.Tensor) -> bool:
+    """:func:`angular` of ``rows`` into ``out``, the cosines in float64 (:func:`_wide`) against the unit anchors
+    ``anchors_t64: [D, K]`` of that dtype; False, with ``out`` untouched, when :func:`_checked_norms` finds no norm."""
+    rows64 = rows.to(anchors_t64.dtype)
+    norms = _checked_norms(rows64, offset, name, x)
+    if norms is None:
+        return False
+    cosines = (rows64 / norms) @ anchors_t64
+    out.copy_(cosines.clamp_(-1.0, 1.0).arccos_().div_(-math.pi).add_(1.0))
     return True
 
 
