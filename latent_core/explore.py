@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
 from latent_core.errors import InvalidParameterError, ShapeMismatchError
@@ -32,6 +32,9 @@ from latent_core.relative import RelativeProjection
 from latent_core.stitching import CENTER_SUFFIX
 from latent_core.translate import get_translator
 from latent_core.validation import ArrayLike, as_indices, as_int, as_matrix, check_same_rows, unit_rows
+
+if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart need not wait for
+    import pandas as pd
 
 COMPARISONS = {
     "absolute": "absolute A vs absolute B",
@@ -159,6 +162,7 @@ def space_metrics(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> pd.D
                 skip = METRICS.meta(metric)["shared_coordinates"] and name not in SHARED_COORDINATES
                 row[metric] = math.nan if skip else float(function(x, y, k))
             rows.append(row)
+    import pandas as pd
     frame = pd.DataFrame(rows)
     frame.insert(1, "k", k)
     return frame

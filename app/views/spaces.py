@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from app.components import projection as proj
@@ -132,6 +131,7 @@ def _selected_samples(live: bool) -> None:
         if len(rows) > len(shown):
             st.caption(f"First {len(shown)} of {len(rows)} selected images.")
     else:
+        import pandas as pd
         st.dataframe(pd.DataFrame({"id": [data.ids[i] for i in rows],
                                    "label": [data.label_names[data.labels[i]] for i in rows],
                                    "text": [str(data.items[i]) for i in rows]}),
