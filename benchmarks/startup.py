@@ -65,8 +65,10 @@ def time_to_condition(browser, argv: list[str], env: dict[str, str], condition: 
         process.wait(timeout=30)
 
 
-# both WebGL scatters have their canvas (the first chart alone is not "both spaces shown")
-BOTH_CHARTS = f"[...document.querySelectorAll('{CHART}')].filter(c => c.querySelector('canvas')).length >= 2"
+# a chart whose points are drawn: a WebGL canvas (go.Scattergl) or SVG points (go.Scatter)
+DRAWN = "c => c.querySelector('canvas') || c.querySelector('.scatterlayer .point')"
+# both spaces drawn (the first chart alone is not "both spaces shown")
+BOTH_CHARTS = f"[...document.querySelectorAll('{CHART}')].filter({DRAWN}).length >= 2"
 
 
 def time_to_charts(browser, env: dict[str, str]) -> float:

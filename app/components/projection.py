@@ -17,6 +17,10 @@ from app.safety import html
 from latent_core.data import Dataset
 
 MAX_POINTS = 50_000  # WebGL stays fluid up to about here; above, a seeded subsample is drawn
+# Up to here a panel draws SVG (go.Scatter), above it WebGL (go.Scattergl). SVG shows five panels of the default
+# scenario (2,225 points; 4,450 in the translation panel) 0.8 s sooner in headless Chromium, where WebGL is
+# software-rendered, and needs no WebGL context (browsers allow about 16 per page); WebGL keeps 50k points fluid.
+SVG_MAX_POINTS = 5_000
 MAX_LINES = 300  # translation lines drawn for at most this many selected samples
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#b2df8a",
            "#fb9a99", "#6a3d9a", "#b15928", "#999999", "#17becf", "#bcbd22")
@@ -94,18 +98,42 @@ def _base_layout(figure: go.Figure, title: str, height: int) -> go.Figure:
     return figure
 
 
-def _hover(role: str = "") -> str:
-    return f"<b>%{{customdata[3]}}</b>{role} · %{{customdata[2]}}<br>%{{customdata[1]}}<extra></extra>"
+def _literal(text: str) -> str:
+    """``text`` (already HTML-escaped) as literal hovertemplate text: ``%`` as an entity, so a ``%{...}`` in a
+    label is never a template variable."""
+    return text.replace("%", "&#37;")
 
 
-def _customdata(dataset: Dataset, rows: np.ndarray, texts: list[str]) -> np.ndarray:
-    """Per point: the raw sample id (read back from selections), then the hover text, label and id as HTML-escaped
-    text (Plotly renders tags such as ``<a href>`` in hover labels)."""
-    return np.array([[dataset.ids[i], texts[i], html(dataset.label_names[dataset.labels[i]], 60),
-                      html(dataset.ids[i], 60)] for i in rows], dtype=object)
+def _hover(dataset: Dataset, rows: np.ndarray, texts: list[str], role: str = "",
+           label: int | None = None) -> dict:
+    """``customdata`` and ``hovertemplate`` of the points ``rows`` (keyword arguments of a trace).
+
+    ``customdata[:, 0]`` is the raw sample id (read back from selections), ``[:, 1]`` the hover text (escaped).
+    Plotly renders tags such as ``<a href>`` in hover labels, so the id and the label are shown escaped: the id
+    from column 0 when escaping leaves every id of ``rows`` as it is (the usual case), else from a column of its
+    own; the label as literal text when the trace has one class (``label``), else from a column. Every column
+    goes to the browser for every point of every panel (most of a panel's bytes), so none is sent twice.
+    """
+    ids = [dataset.ids[i] for i in rows]
+    shown = [html(i, 60) for i in ids]
+    columns = [ids, [texts[i] for i in rows]]
+    id_ref = "%{customdata[0]}"
+    if shown != ids:
+        columns.append(shown)
+        id_ref = f"%{{customdata[{len(columns) - 1}]}}"
+    if label is None:
+        columns.append([html(dataset.label_names[dataset.labels[i]], 60) for i in rows])
+        label_ref = f"%{{customdata[{len(columns) - 1}]}}"
+    else:
+        label_ref = _literal(html(dataset.label_names[label], 60))
+    data = np.empty((len(rows), len(columns)), dtype=object)
+    for j, column in enumerate(columns):
+        data[:, j] = column
+    template = f"<b>{id_ref}</b>{role} · {label_ref}<br>%{{customdata[1]}}<extra></extra>"
+    return {"customdata": data, "hovertemplate": template}
 
 
-def _points(figure, coords, dataset, rows, texts, colour, selected, *, name_suffix="", symbol="circle",
+def _points(figure, coords, dataset, rows, texts, colour, selected, *, trace, name_suffix="", symbol="circle",
             role="", show_legend=True):
     """Scatter traces of ``rows``: one per class, or one coloured by a score; dimmed when others are selected."""
     dim = bool(selected.any())
@@ -115,16 +143,14 @@ def _points(figure, coords, dataset, rows, texts, colour, selected, *, name_suff
             part = rows[dataset.labels[rows] == label]
             if not len(part):
                 continue
-            figure.add_trace(go.Scattergl(
+            figure.add_trace(trace(
                 x=coords[part, 0], y=coords[part, 1], mode="markers", name=f"{html(name, 40)}{name_suffix}",
-                legendgroup=str(label), showlegend=show_legend, customdata=_customdata(dataset, part, texts),
-                hovertemplate=_hover(role),
+                legendgroup=str(label), showlegend=show_legend, **_hover(dataset, part, texts, role, label),
                 marker={"size": 6, "opacity": opacity, "symbol": symbol, "color": PALETTE[label % len(PALETTE)]}))
     else:
-        figure.add_trace(go.Scattergl(
+        figure.add_trace(trace(
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=f"agreement{name_suffix}",
-            showlegend=False, customdata=_customdata(dataset, rows, texts),
-            hovertemplate=_hover(role) + "", marker={
+            showlegend=False, **_hover(dataset, rows, texts, role), marker={
                 "size": 6, "opacity": opacity, "symbol": symbol, "color": colour[rows], "colorscale": "Viridis",
                 "cmin": 0, "cmax": 1, "showscale": show_legend and not name_suffix.endswith("(B→A)"),
                 "colorbar": {"title": {"text": "k-NN<br>agreement"}, "thickness": 12}}))
@@ -134,35 +160,37 @@ def scatter_panel(coords: np.ndarray, dataset: Dataset, title: str, *, anchors: 
                   colour: np.ndarray | None = None, rows: np.ndarray | None = None,
                   overlay: np.ndarray | None = None, height: int = 480) -> go.Figure:
     """One panel. ``coords: [N, 2]``; ``selected: [N]`` bool; ``overlay: [N, 2]`` optional second position of
-    every sample (B translated into A), drawn as crosses with lines from each selected sample's A position."""
+    every sample (B translated into A), drawn as crosses with lines from each selected sample's A position.
+    SVG traces up to ``SVG_MAX_POINTS`` points in the panel, WebGL above."""
     rows = np.arange(len(coords)) if rows is None else rows
     texts = [html(t) for t in hover_text(dataset)]
+    trace = go.Scatter if len(rows) * (1 if overlay is None else 2) <= SVG_MAX_POINTS else go.Scattergl
     figure = go.Figure()
-    _points(figure, coords, dataset, rows, texts, colour, selected, name_suffix=" (A)" if overlay is not None else "",
-            role=" in A" if overlay is not None else "")
+    _points(figure, coords, dataset, rows, texts, colour, selected, trace=trace,
+            name_suffix=" (A)" if overlay is not None else "", role=" in A" if overlay is not None else "")
     if overlay is not None:
-        _points(figure, overlay, dataset, rows, texts, colour, selected, name_suffix=" (B→A)", symbol="x",
-                role=" B→A", show_legend=True)
+        _points(figure, overlay, dataset, rows, texts, colour, selected, trace=trace, name_suffix=" (B→A)",
+                symbol="x", role=" B→A", show_legend=True)
     anchor_rows = np.intersect1d(anchors, rows)
-    figure.add_trace(go.Scattergl(
+    figure.add_trace(trace(
         x=coords[anchor_rows, 0], y=coords[anchor_rows, 1], mode="markers", name="anchors",
-        customdata=_customdata(dataset, anchor_rows, texts), hovertemplate=_hover(" (anchor)"),
+        **_hover(dataset, anchor_rows, texts, " (anchor)"),
         marker={"symbol": "diamond-open", "size": 7, "color": "rgba(0,0,0,0.75)", "line": {"width": 1}}))
     chosen = rows[selected[rows]]
     if len(chosen):
-        figure.add_trace(go.Scattergl(
+        figure.add_trace(trace(
             x=coords[chosen, 0], y=coords[chosen, 1], mode="markers", name=f"selected ({len(chosen)})",
-            customdata=_customdata(dataset, chosen, texts), hovertemplate=_hover(" (selected)"),
+            **_hover(dataset, chosen, texts, " (selected)"),
             marker={"size": 7, "color": "#ffd400", "line": {"color": "black", "width": 0.8}}))
         if overlay is not None:
             lined = chosen[:MAX_LINES]
             xs = np.column_stack([coords[lined, 0], overlay[lined, 0], np.full(len(lined), np.nan)]).ravel()
             ys = np.column_stack([coords[lined, 1], overlay[lined, 1], np.full(len(lined), np.nan)]).ravel()
-            figure.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", name="A → B→A", hoverinfo="skip",
-                                          line={"color": "rgba(40,40,40,0.55)", "width": 1}))
-            figure.add_trace(go.Scattergl(
+            figure.add_trace(trace(x=xs, y=ys, mode="lines", name="A → B→A", hoverinfo="skip",
+                                   line={"color": "rgba(40,40,40,0.55)", "width": 1}))
+            figure.add_trace(trace(
                 x=overlay[lined, 0], y=overlay[lined, 1], mode="markers", name="selected (B→A)",
-                customdata=_customdata(dataset, lined, texts), hovertemplate=_hover(" B→A (selected)"),
+                **_hover(dataset, lined, texts, " B→A (selected)"),
                 marker={"size": 7, "symbol": "x", "color": "#ffd400", "line": {"color": "black", "width": 0.8}}))
     _base_layout(figure, title, height)
     if colour is not None:  # the colour bar takes the right margin: the legend goes below

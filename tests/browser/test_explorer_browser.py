@@ -23,9 +23,10 @@ def _distinct_colours(png: bytes) -> int:
 
 def _wait_for_panels(page, count: int = PANELS) -> None:
     page.wait_for_function(f"document.querySelectorAll('{CHART} .main-svg').length >= {count}", timeout=300_000)
-    page.wait_for_selector(f"{CHART} canvas", timeout=60_000)  # WebGL scatter draws on a canvas
+    # points drawn: SVG for the default scenario's 2,225 (go.Scatter), a WebGL canvas above 5,000 (go.Scattergl)
+    page.wait_for_selector(f"{CHART} .scatterlayer .point, {CHART} canvas", timeout=60_000)
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
-    page.wait_for_timeout(1500)  # let WebGL paint
+    page.wait_for_timeout(1500)  # let the last panels paint
 
 
 def _shot(page, name: str) -> None:
@@ -126,3 +127,19 @@ def test_umap_shows_pca_first_then_the_umap_panels(page, app_url):
     _shot(page, "spaces-umap")
     _no_errors(page)
     assert page.get_by_text("PCA shown while UMAP is computed").count() == 0, "the preview is replaced"
+
+
+def test_hovering_a_point_shows_its_id_label_and_text(page, app_url):
+    """The hover label is built from the two customdata columns and the literal class name of its trace."""
+    page.goto(app_url)
+    _wait_for_panels(page)
+    point = page.locator(f"{CHART} .scatterlayer .point").nth(5)
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector(".hoverlayer .hovertext", timeout=10_000)
+    lines = [t.text_content() for t in page.locator(".hoverlayer .hovertext text tspan.line").all()]
+    _shot(page, "spaces-hover")
+    sample_id, label = lines[0].split(" · ")
+    topic = sample_id.split("/")[0]  # BBC ids are <folder>/<number>, the folder named after the class
+    assert label in {"business", "entertainment", "politics", "sports", "tech"} and label.startswith(topic)
+    assert len(lines[1]) > 20, f"no article text in the hover label: {lines}"
