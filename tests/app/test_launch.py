@@ -31,3 +31,42 @@ def test_launch_command_runs_the_entry_file_with_extra_options():
     assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"]
     assert cmd[4].endswith("app/main.py") and cmd[-2:] == ["--server.port", "9999"]
     assert "NUMBA_CACHE_DIR" in launch.app_environment()
+
+
+def test_compute_threads_leave_half_the_cores_and_a_set_value_stands(monkeypatch):
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert launch.compute_threads() == 4
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert launch.compute_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert launch.app_environment()["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert launch.app_environment()["OMP_NUM_THREADS"] == "3"
+
+
+PRELOAD_CHECK = """
+import sys
+from app import launch
+assert launch.preload() == [], "a preload step failed"
+before = set(sys.modules)
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app/main.py", default_timeout=300)
+at.run()
+assert not at.exception and len(at.get("plotly_chart")) == 5, "the default page did not draw"
+new = sorted(set(sys.modules) - before)
+print("\\n".join(new))
+print("PANDAS", "pandas" in sys.modules)
+"""
+
+
+def test_preload_imports_everything_the_default_page_imports():
+    """In a fresh interpreter: after ``launch.preload()``, drawing the default Spaces page imports none of the
+    project's modules and none of the heavy libraries (they were imported while the browser loaded the page), and
+    never pandas (the page does not use it)."""
+    run = subprocess.run([sys.executable, "-c", PRELOAD_CHECK], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    *new, pandas = run.stdout.strip().splitlines()
+    late = [m for m in new if m.split(".")[0] in ("app", "latent_core", "torch", "plotly", "PIL", "sklearn", "scipy")]
+    assert late == [], f"imported by the page, not by the preload: {late}"
+    assert pandas == "PANDAS False"
