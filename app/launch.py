@@ -64,15 +64,14 @@ def numba_cache_dir() -> str | None:
 
 
 def compute_threads() -> int:
-    """Threads for torch's and BLAS's pools in the app's process (``OMP_NUM_THREADS``, unless set): half the cores
-    this process may use, at least one. The browser, and on a server the other visitors' sessions, need the rest:
-    with both cores of a 2-core machine the default page's views took 0.5 s instead of 0.2 s, and its PCA maps
-    0.7 s instead of 0.5 s, while the browser drew the page (the pool's threads wait for each other)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // 2)
+    """Threads of torch's and BLAS's pools in the app's process (``OMP_NUM_THREADS``, unless set): every core but
+    one, at least one, as for the maps' layouts (``latent_core.maps``). The browser, and on a server the other
+    visitors' sessions, need a core: with both cores of a 2-core machine in the pools, the default page's views
+    took 0.5 s instead of 0.2 s while the browser drew the page (the pools' threads wait for each other).
+    Encoding, a long batch job, takes every core (``app.services.spaces.embeddings``)."""
+    from latent_core.config import available_cpus
+
+    return max(1, available_cpus() - 1)
 
 
 def app_environment() -> dict[str, str]:

@@ -116,6 +116,14 @@ def cache_subdir(name: str) -> Path:
     return target if _usable_folder(target) is None else path
 
 
+def available_cpus() -> int:
+    """Cores this process may run on (its affinity where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def is_offline() -> bool:
     """True when the user asked never to touch the network."""
     flags = (os.environ.get("LATENT_OFFLINE"), os.environ.get("HF_HUB_OFFLINE"))

@@ -52,8 +52,9 @@ def _thread_limiter(threads: int):
 
 @contextmanager
 def limited_threads(threads: int | None = None) -> Iterator[None]:
-    """Run the block with at most ``threads`` threads in the BLAS/OpenMP pools (threadpoolctl) and in torch's
-    intra-op pool (default :func:`head_threads`; 0 leaves them alone).
+    """Run the block with ``threads`` threads in the BLAS/OpenMP pools (threadpoolctl) and in torch's intra-op pool
+    (default :func:`head_threads`; 0 leaves them alone). Usually fewer than the process's default (a head fit), but
+    may be more (the app's encodings take every core its launcher left free).
 
     Re-entrant and shared between Python threads: the first block to enter sets the limits, the last to leave
     restores them (torch's setting is process-wide, so concurrent blocks share one limit)."""

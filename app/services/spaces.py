@@ -28,7 +28,7 @@ from app import safety, uploads
 from app.safety import UPLOAD_PREFIX, RefusedSpec
 from app.services import policy
 from app.state import Settings
-from latent_core.config import Scenario
+from latent_core.config import Scenario, available_cpus
 from latent_core.data import Dataset, load_dataset, load_image_zip, load_table
 from latent_core.data import spec_kind as dataset_kind
 from latent_core.data.base import subsample
@@ -45,6 +45,7 @@ from latent_core.explore import (
     compute_views,
     space_metrics,
 )
+from latent_core.heads import limited_threads
 from latent_core.maps import map_2d
 from latent_core.modality import check_modality
 
@@ -162,7 +163,8 @@ def embeddings(spec: str, scenario: Scenario, *, captions: bool = False, role: s
                 if not isinstance(model, PrecomputedEncoder):  # uploaded vectors are aligned by rows instead
                     check_modality(spec, model.modality, scenario.dataset, "text" if captions else data.modality)
                 LOG.info("embedding %s%s with %s (disk cache first)", scenario.dataset, " captions" * captions, spec)
-                store[key] = embed_dataset(model, data, captions=captions, progress=report).cpu().numpy()
+                with limited_threads(available_cpus()):  # the launcher leaves a core free; encoding takes them all
+                    store[key] = embed_dataset(model, data, captions=captions, progress=report).cpu().numpy()
     return store[key]
 
 

@@ -33,17 +33,6 @@ def test_launch_command_runs_the_entry_file_with_extra_options():
     assert "NUMBA_CACHE_DIR" in launch.app_environment()
 
 
-def test_compute_threads_leave_half_the_cores_and_a_set_value_stands(monkeypatch):
-    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
-    assert launch.compute_threads() == 4
-    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    assert launch.compute_threads() == 1
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    assert launch.app_environment()["OMP_NUM_THREADS"] == "1"
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert launch.app_environment()["OMP_NUM_THREADS"] == "3"
-
-
 PRELOAD_CHECK = """
 import sys
 from app import launch
@@ -70,3 +59,41 @@ def test_preload_imports_everything_the_default_page_imports():
     late = [m for m in new if m.split(".")[0] in ("app", "latent_core", "torch", "plotly", "PIL", "sklearn", "scipy")]
     assert late == [], f"imported by the page, not by the preload: {late}"
     assert pandas == "PANDAS False"
+
+
+def test_compute_threads_leave_a_core_and_a_set_value_stands(monkeypatch):
+    from latent_core import config
+
+    monkeypatch.setattr(config, "available_cpus", lambda: 8)
+    assert launch.compute_threads() == 7
+    monkeypatch.setattr(config, "available_cpus", lambda: 1)
+    assert launch.compute_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert launch.app_environment()["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert launch.app_environment()["OMP_NUM_THREADS"] == "3"
+
+
+def test_encoding_takes_every_core_the_launcher_left_free(monkeypatch, isolated_cache):
+    """The launcher gives torch one thread fewer than the cores; an encoding in the app takes them all, then the
+    pool is back to the launcher's setting."""
+    import torch
+
+    import tests.app.fakes as fakes
+    from app.services import spaces
+    from latent_core.config import Scenario
+
+    seen = []
+    encode = fakes.FakeEncoder._encode_batch
+    monkeypatch.setattr(fakes.FakeEncoder, "_encode_batch",
+                        lambda self, batch: seen.append(torch.get_num_threads()) or encode(self, batch))
+    monkeypatch.setattr(spaces, "available_cpus", lambda: 3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        vectors = spaces.embeddings("fake:text-a", Scenario("fake:text-a", "fake:text-b", "bbc", 40, seed=5))
+        assert vectors.shape == (40, fakes.DIMS["a"])
+        assert seen and set(seen) == {3}
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
