@@ -31,25 +31,38 @@ def table_columns() -> dict[str, str]:
     return columns
 
 
+FAILED_HEAD_GAP = 0.10  # a method's own no-stitch this far below the absolute no-stitch: its head did not train
+FAILED_HEAD_NOTE = (f"(A: x) is the method's own no-stitch: its head on A's own test samples, in the method's space. "
+                    f"⚠ marks a cell whose own no-stitch is more than {FAILED_HEAD_GAP:.2f} below the absolute "
+                    f"no-stitch: the head did not learn A, so that cell says nothing about stitching.")
+
+
 def _cell(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}" if len(values) > 1 else f"{values.mean():.3f}"
 
 
+def _method_cell(chosen: pd.DataFrame, no_stitch: float) -> str:
+    """Stitched accuracy (mean ± std over seeds), then the method's own no-stitch, flagged when its head failed."""
+    own = float(chosen.groupby("seed").a_accuracy.first().mean())
+    flag = " ⚠" if own < no_stitch - FAILED_HEAD_GAP else ""
+    return f"{_cell(chosen.accuracy)} (A: {own:.3f}{flag})"
+
+
 def stitching_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows: dataset and encoder pair; columns: no-stitch, then one per method (mean ± std over seeds)."""
+    """Rows: dataset and encoder pair; columns: no-stitch, then one per method: its stitched accuracy (mean ± std
+    over seeds) and, in brackets, its own no-stitch (see :data:`FAILED_HEAD_NOTE`)."""
     columns, rows = table_columns(), []
     for (dataset, spec_a, spec_b), group in results.groupby(["dataset", "encoder_a", "encoder_b"], sort=False):
         row = {"dataset": dataset, "A → B": f"{short_name(spec_a)} → {short_name(spec_b)}"}
         absolute = group[group.method == "absolute"]
-        reference = absolute if len(absolute) else group
-        row["no-stitch"] = _cell(reference.groupby("seed").a_accuracy.first())
-        for method, column in columns.items():
+        reference = (absolute if len(absolute) else group).groupby("seed").a_accuracy.first()
+        row["no-stitch"] = _cell(reference)
+        named = [(column, method) for method, column in columns.items()]
+        named += [(method, method) for method in group.method.unique() if method not in columns]
+        for column, method in named:
             chosen = group[group.method == method]
             if len(chosen):
-                row[column] = _cell(chosen.accuracy)
-        for method in group.method.unique():
-            if method not in columns:
-                row[method] = _cell(group[group.method == method].accuracy)
+                row[column] = _method_cell(chosen, float(reference.mean()))
         row["chance"] = f"{group.chance.mean():.3f}"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -201,7 +214,8 @@ def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Pa
     if scenario.kind == "stitching":
         table = stitching_table(experiment.results)
         intro = (f"Zero-shot stitching accuracy, {scenario.name}: head trained on A, tested on B "
-                 f"({scenario.n_anchors} anchors, {scenario.head} head, mean ± std over seeds {scenario.seeds}).")
+                 f"({scenario.n_anchors} anchors, {scenario.head} head, mean ± std over seeds {scenario.seeds}). "
+                 f"{FAILED_HEAD_NOTE}")
     elif scenario.kind == "asif":
         table = crossmodal_table(experiment.results, experiment.sweep)
         intro = (f"Zero-shot image classification from captions (ASIF, top-{scenario.topk}, power {scenario.power}) "

@@ -160,3 +160,23 @@ def test_cli_prints_config_errors_without_a_traceback(tmp_path):
                           timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: Scenario 'x': n_anchors must be an integer of at least 2, got 'many'."
+
+
+def test_the_stitching_table_shows_each_methods_own_no_stitch_and_flags_failed_heads():
+    """A method whose head never learned A (own no-stitch 0.49 against the absolute 0.95) gets ⚠; its stitched
+    0.49 says nothing about stitching. Hand-made results, two seeds."""
+    import pandas as pd
+
+    from latent_core.experiments import report
+
+    rows = []
+    for seed, (absolute, cosine, broken) in enumerate([(0.95, 0.90, 0.49), (0.97, 0.92, 0.49)]):
+        base = {"dataset": "toy", "encoder_a": "st:org/a", "encoder_b": "st:org/b", "seed": seed, "chance": 0.5}
+        rows += [{**base, "method": "absolute", "accuracy": 0.5, "a_accuracy": absolute},
+                 {**base, "method": "relative:cosine", "accuracy": 0.8 + seed / 10, "a_accuracy": cosine},
+                 {**base, "method": "relative:l1", "accuracy": 0.49, "a_accuracy": broken}]
+    table = report.stitching_table(pd.DataFrame(rows)).iloc[0]
+    assert table["no-stitch"] == "0.960 ± 0.010"
+    assert table["absolute"] == "0.500 ± 0.000 (A: 0.960)"
+    assert table["relative"] == "0.850 ± 0.050 (A: 0.910)"  # 0.05 below the absolute no-stitch: not flagged
+    assert table["relative:l1"] == "0.490 ± 0.000 (A: 0.490 ⚠)"

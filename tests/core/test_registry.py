@@ -189,7 +189,8 @@ def test_a_runtime_translator_is_listed_parsed_benchmarked_and_tabled(zero_pad):
     table = report.stitching_table(frame.assign(dataset="toy", encoder_a="st:org/model-a", encoder_b="file:b.npy"))
     assert list(table.columns) == ["dataset", "A → B", "no-stitch", "absolute", "relative", "relative (centred)",
                                    "ortho", "linear", "affine", "l-ortho", "inverse-relative", "zero-pad", "chance"]
-    assert table.loc[0, "zero-pad"] == f"{row.accuracy:.3f}" and table.loc[0, "A → B"] == "model-a → b.npy"
+    assert table.loc[0, "zero-pad"] == f"{row.accuracy:.3f} (A: {row.a_accuracy:.3f})"
+    assert table.loc[0, "A → B"] == "model-a → b.npy"
 
 
 def test_a_translator_registered_without_a_column_uses_its_name():
