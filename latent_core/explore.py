@@ -17,15 +17,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from latent_core import metrics as _metrics
+from latent_core.bootstrap import Interval, bootstrap_ci, bootstrap_mean_ci
 from latent_core.errors import InvalidParameterError, ShapeMismatchError
 from latent_core.metrics import (
+    cknna,
+    counterpart_ranks,
     jaccard_at_k,
+    jaccard_per_sample,
     linear_cka,
+    mean_rank,
     mrr,
     mutual_knn,
     neighbor_agreement,
     paired_cosine,
+    rbf_cka,
     shared_neighbours,
+    svcca,
+    topk_retrieval,
+    unbiased_cka,
 )
 from latent_core.registry import Registry
 from latent_core.relative import RelativeProjection
@@ -46,14 +56,61 @@ HEATMAP_MAX = 150  # beyond this a heatmap's cells are smaller than a pixel on a
 
 # column of space_metrics -> fn(x [N, D1], y [N, D2], k) -> float. Metadata: help (one sentence for people),
 # shared_coordinates (compares coordinate by coordinate: NaN on the absolute comparison, where D1 and D2 are
-# unrelated axes).
+# unrelated axes), per_sample (fn(x, y, k) -> [N] scores whose mean is the metric, or None: the bootstrap then
+# resamples those scores instead of recomputing the metric), kernel (builds N x N kernels: computed on a seeded
+# subsample of KERNEL_MAX_SAMPLES rows when N is larger), costly (seconds at a few thousand samples: the app computes
+# it on request).
 METRICS = Registry("metric")
+KERNEL_MAX_SAMPLES = _metrics.KERNEL_MAX_SAMPLES
+KERNEL_SEED = 0  # the kernel metrics' subsample above KERNEL_MAX_SAMPLES rows
 
 
-def register_metric(name: str, *, help: str, shared_coordinates: bool = False):
+def register_metric(name: str, *, help: str, shared_coordinates: bool = False, per_sample=None, kernel: bool = False,
+                    costly: bool = False):
     """Decorator adding ``fn(x [N, D1], y [N, D2], k) -> float`` to :data:`METRICS`: a column of
-    :func:`space_metrics` named ``name`` (after those registered before it), explained by ``help``."""
-    return METRICS.register(name, help=help, shared_coordinates=shared_coordinates)
+    :func:`space_metrics` named ``name`` (after those registered before it), explained by ``help``.
+    ``per_sample``: ``fn(x, y, k) -> [N]`` scores whose mean is the metric (its bootstrap resamples them); without
+    it the bootstrap recomputes the metric on subsamples (:mod:`latent_core.bootstrap`)."""
+    return METRICS.register(name, help=help, shared_coordinates=shared_coordinates, per_sample=per_sample,
+                            kernel=kernel, costly=costly)
+
+
+def _meta(name: str, key: str, default=None):
+    return METRICS.meta(name).get(key, default)
+
+
+def kernel_rows(n: int) -> np.ndarray | None:
+    """``[KERNEL_MAX_SAMPLES]`` sorted rows of a seeded random subsample (``KERNEL_SEED``) when ``n`` is larger than
+    :data:`KERNEL_MAX_SAMPLES`; None when the kernel metrics use every sample."""
+    if n <= KERNEL_MAX_SAMPLES:
+        return None
+    return np.sort(np.random.default_rng(KERNEL_SEED).choice(n, KERNEL_MAX_SAMPLES, replace=False))
+
+
+def kernel_note(n: int) -> str | None:
+    """What the app says about the kernel metrics at ``n`` samples (None when they use all of them)."""
+    if kernel_rows(n) is None:
+        return None
+    names = ", ".join(name for name in METRICS if _meta(name, "kernel", False))
+    return (f"{names} build N x N kernels: they are computed on a seeded random subsample of {KERNEL_MAX_SAMPLES:,} "
+            f"of the {n:,} samples (the other metrics use all of them).")
+
+
+def _kernel(function):
+    """``function(x, y, k)`` on the seeded subsample of :func:`kernel_rows` when there are too many rows."""
+
+    def on_rows(x: ArrayLike, y: ArrayLike, k: int) -> float:
+        rows = kernel_rows(len(x))
+        if rows is not None:
+            x, y = as_matrix(x, "x")[rows], as_matrix(y, "y")[rows]
+        return function(x, y, min(k, KERNEL_MAX_SAMPLES - 1))
+
+    on_rows.__doc__ = function.__doc__
+    return on_rows
+
+
+def _ranks(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
+    return counterpart_ranks(x, y).double()
 
 
 @register_metric("linear CKA", help="Centred kernel alignment of the Gram matrices (1 = same geometry up to "
@@ -62,26 +119,66 @@ def _linear_cka(x: ArrayLike, y: ArrayLike, k: int) -> float:
     return linear_cka(x, y)
 
 
-@register_metric("mutual k-NN", help="Mean fraction of each sample's k nearest neighbours found in both spaces.")
+@register_metric("mutual k-NN", help="Mean fraction of each sample's k nearest neighbours found in both spaces.",
+                 per_sample=lambda x, y, k: neighbor_agreement(x, y, k))
 def _mutual_knn(x: ArrayLike, y: ArrayLike, k: int) -> float:
     return mutual_knn(x, y, k)
 
 
-@register_metric("Jaccard@k", help="Mean Jaccard overlap of the two k-nearest-neighbour sets of each sample.")
+@register_metric("Jaccard@k", help="Mean Jaccard overlap of the two k-nearest-neighbour sets of each sample.",
+                 per_sample=lambda x, y, k: jaccard_per_sample(x, y, k))
 def _jaccard(x: ArrayLike, y: ArrayLike, k: int) -> float:
     return jaccard_at_k(x, y, k)
 
 
 @register_metric("MRR", help="Mean reciprocal rank of a sample's own counterpart among all samples (needs shared "
-                 "coordinates).", shared_coordinates=True)
+                 "coordinates).", shared_coordinates=True, per_sample=lambda x, y, k: 1.0 / _ranks(x, y))
 def _mrr(x: ArrayLike, y: ArrayLike, k: int) -> float:
     return mrr(x, y)
 
 
 @register_metric("mean paired cosine", help="Mean cosine between a sample's two vectors (needs shared coordinates).",
-                 shared_coordinates=True)
+                 shared_coordinates=True, per_sample=lambda x, y, k: paired_cosine(x, y))
 def _mean_paired_cosine(x: ArrayLike, y: ArrayLike, k: int) -> float:
     return float(paired_cosine(x, y).mean())
+
+
+@register_metric("top-1 retrieval", help="Fraction of samples whose own counterpart is the most similar of all "
+                 "samples on the other side (vec2vec's top-1; needs shared coordinates).", shared_coordinates=True,
+                 per_sample=lambda x, y, k: (_ranks(x, y) == 1).double())
+def _top1(x: ArrayLike, y: ArrayLike, k: int) -> float:
+    return topk_retrieval(x, y, 1)
+
+
+@register_metric("mean rank", help="Mean rank of a sample's own counterpart among all samples on the other side "
+                 "(1 = always first, lower is better; vec2vec's mean rank; needs shared coordinates).",
+                 shared_coordinates=True, per_sample=lambda x, y, k: _ranks(x, y))
+def _mean_rank(x: ArrayLike, y: ArrayLike, k: int) -> float:
+    return mean_rank(x, y)
+
+
+@register_metric("unbiased CKA", help="Linear CKA from the unbiased HSIC estimator: less inflated for few samples "
+                 "in many dimensions.", kernel=True, costly=True)
+def _unbiased_cka(x: ArrayLike, y: ArrayLike, k: int) -> float:
+    return _kernel(lambda x, y, k: unbiased_cka(x, y, max_samples=KERNEL_MAX_SAMPLES))(x, y, k)
+
+
+@register_metric("RBF CKA", help="CKA with Gaussian kernels (bandwidth: the median distance in each space): "
+                 "compares local as well as global geometry.", kernel=True, costly=True)
+def _rbf_cka(x: ArrayLike, y: ArrayLike, k: int) -> float:
+    return _kernel(lambda x, y, k: rbf_cka(x, y, max_samples=KERNEL_MAX_SAMPLES))(x, y, k)
+
+
+@register_metric("CKNNA", help="CKA restricted to pairs of samples that are k nearest neighbours in both spaces "
+                 "(Huh et al., 2024).", kernel=True, costly=True)
+def _cknna(x: ArrayLike, y: ArrayLike, k: int) -> float:
+    return _kernel(lambda x, y, k: cknna(x, y, k, max_samples=KERNEL_MAX_SAMPLES))(x, y, k)
+
+
+@register_metric("SVCCA", help="Mean canonical correlation between the two spaces after keeping the singular "
+                 "directions that explain 99% of each one's variance.", costly=True)
+def _svcca(x: ArrayLike, y: ArrayLike, k: int) -> float:
+    return svcca(x, y)
 
 
 def metric_help() -> dict[str, str]:
@@ -145,11 +242,21 @@ def agreement(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> dict[str
         return {name: neighbor_agreement(x, y, k).cpu().numpy() for name, (x, y) in pairs(a, b, views).items()}
 
 
-def space_metrics(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> pd.DataFrame:
+def _applies(metric: str, comparison: str) -> bool:
+    return not _meta(metric, "shared_coordinates", False) or comparison in SHARED_COORDINATES
+
+
+def _chosen(costly: bool) -> list[str]:
+    return [name for name in METRICS if costly or not _meta(name, "costly", False)]
+
+
+def space_metrics(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10, *, costly: bool = True) -> pd.DataFrame:
     """One row per comparison: ``comparison``, ``k``, then one column per metric of :data:`METRICS` (linear CKA,
-    mutual k-NN, Jaccard@k, MRR, mean paired cosine, then any registered since). Metrics that need shared
-    coordinates (MRR, mean paired cosine) are NaN on the absolute comparison: there they would compare unrelated
-    coordinates."""
+    mutual k-NN, Jaccard@k, MRR, mean paired cosine, top-1 retrieval, mean rank, unbiased CKA, RBF CKA, CKNNA,
+    SVCCA, then any registered since). Metrics that need shared coordinates (MRR, mean paired cosine, top-1, mean
+    rank) are NaN on the absolute comparison: there they would compare unrelated coordinates. ``costly=False``
+    leaves out the metrics registered ``costly`` (seconds each at a few thousand samples). The kernel metrics use a
+    seeded subsample above :data:`KERNEL_MAX_SAMPLES` rows (:func:`kernel_note`)."""
     n = as_matrix(a, "a").shape[0]
     if n < 3:
         raise InvalidParameterError(f"Comparing spaces needs at least 3 samples, got {n}.")
@@ -158,14 +265,53 @@ def space_metrics(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10) -> pd.D
     with shared_neighbours():  # mutual k-NN and Jaccard@k (and A in two comparisons) share their k-NN lists
         for name, (x, y) in pairs(a, b, views).items():
             row = {"comparison": COMPARISONS[name]}
-            for metric, function in METRICS.items():
-                skip = METRICS.meta(metric)["shared_coordinates"] and name not in SHARED_COORDINATES
-                row[metric] = math.nan if skip else float(function(x, y, k))
+            for metric in _chosen(costly):
+                row[metric] = float(METRICS.get(metric)(x, y, k)) if _applies(metric, name) else math.nan
             rows.append(row)
     import pandas as pd
     frame = pd.DataFrame(rows)
     frame.insert(1, "k", k)
     return frame
+
+
+def metric_interval(metric: str, x: ArrayLike, y: ArrayLike, k: int = 10, *, n_boot: int = 200,
+                    level: float = 0.95, seed: int = 0, max_samples: int | None = None) -> Interval:
+    """The registered ``metric`` on ``x: [N, D1]``, ``y: [N, D2]`` with its bootstrap interval over samples: the
+    per-sample scores resampled with replacement when the metric has them (k-NN and retrieval metrics: neighbours
+    and candidates stay the full set, so no duplicate can be its own neighbour), otherwise the metric recomputed
+    on subsamples of distinct rows (``N // 2``, at most ``max_samples``), rescaled to N
+    (:mod:`latent_core.bootstrap`)."""
+    function, per_sample = METRICS.get(metric), _meta(metric, "per_sample")
+    if per_sample is not None:
+        return bootstrap_mean_ci(per_sample(x, y, k), n_boot=n_boot, level=level, seed=seed)
+    return bootstrap_ci(lambda xs, ys: function(xs, ys, min(k, len(xs) - 1)), _numpy(as_matrix(x, "x")),
+                        _numpy(as_matrix(y, "y")), n_boot=n_boot, level=level, seed=seed, method="subsample",
+                        max_samples=max_samples, value=float(function(x, y, k)))
+
+
+def metric_intervals(a: ArrayLike, b: ArrayLike, views: Views, k: int = 10, *, n_boot: int = 200,
+                     level: float = 0.95, seed: int = 0, max_samples: int | None = None,
+                     costly: bool = True) -> pd.DataFrame:
+    """Long table, one row per (comparison, metric) where the metric applies: ``comparison``, ``metric``, ``value``,
+    ``low``, ``high`` (the ``level`` bootstrap interval of :func:`metric_interval`), ``method`` (``scores`` or
+    ``subsample``), ``n_resampled`` (samples per resample), ``n_boot``, ``k``."""
+    n = as_matrix(a, "a").shape[0]
+    if n < 4:
+        raise InvalidParameterError(f"Intervals need at least 4 samples, got {n}.")
+    k = min(k, n - 1)
+    rows = []
+    with shared_neighbours():
+        for name, (x, y) in pairs(a, b, views).items():
+            for metric in _chosen(costly):
+                if not _applies(metric, name):
+                    continue
+                interval = metric_interval(metric, x, y, k, n_boot=n_boot, level=level, seed=seed,
+                                           max_samples=max_samples)
+                rows.append({"comparison": COMPARISONS[name], "metric": metric, "value": interval.value,
+                             "low": interval.low, "high": interval.high, "method": interval.method,
+                             "n_resampled": interval.n_resampled, "n_boot": n_boot, "k": k})
+    import pandas as pd
+    return pd.DataFrame(rows)
 
 
 def anchor_similarity(x: ArrayLike, anchor_idx: ArrayLike) -> np.ndarray:

@@ -193,6 +193,23 @@ def topk_retrieval(x: ArrayLike, y: ArrayLike, k: int = 1) -> float:
     return float((ranks <= k).double().mean())
 
 
+def counterpart_ranks(x: ArrayLike, y: ArrayLike) -> torch.Tensor:
+    """``[N]`` rank (1 = best) of the true counterpart ``y[i]`` among all rows of ``y`` when ``x[i]`` retrieves by
+    cosine; ties count in the sample's favour (1 + the number of rows strictly more similar)."""
+    return _counterpart_ranks(x, y)
+
+
+def mean_rank(x: ArrayLike, y: ArrayLike) -> float:
+    """Mean rank (1 = best, N = worst) of the true counterpart ``y[i]`` when ``x[i]`` retrieves among all ``y``."""
+    return float(_counterpart_ranks(x, y).double().mean())
+
+
+def jaccard_per_sample(x: ArrayLike, y: ArrayLike, k: int = 10) -> torch.Tensor:
+    """``[N]`` per sample, |NN_k^x ∩ NN_k^y| / |NN_k^x ∪ NN_k^y| (float64); its mean is :func:`jaccard_at_k`."""
+    inter = _intersections(x, y, k).double()
+    return inter / (2 * k - inter)
+
+
 def retrieval_scores(translated: ArrayLike, target: ArrayLike) -> dict[str, float]:
     """vec2vec's metrics for translated vectors against their true targets (row ``i`` of ``target`` is the
     counterpart of row ``i`` of ``translated``; the other rows are the candidates): ``top1`` (the fraction
@@ -270,7 +287,8 @@ def hsic_unbiased(k: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     kt.fill_diagonal_(0)
     lt.fill_diagonal_(0)
     trace = (kt * lt.T).sum()  # tr(K L); the masked CKNNA kernels are not symmetric
-    value = trace + kt.sum() * lt.sum() / ((n - 1) * (n - 2)) - 2 * (kt @ lt).sum() / (n - 2)
+    cross = kt.sum(0) @ lt.sum(1)  # sum of (K L)'s entries, in O(N^2) instead of forming K L (O(N^3))
+    value = trace + kt.sum() * lt.sum() / ((n - 1) * (n - 2)) - 2 * cross / (n - 2)
     return value / (n * (n - 3))
 
 

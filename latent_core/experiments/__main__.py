@@ -1,4 +1,5 @@
-"""Command line: ``python -m latent_core.experiments run text-bbc --out results/text-bbc``."""
+"""Command line: ``python -m latent_core.experiments run text-bbc --out results/text-bbc``, or
+``python -m latent_core.experiments measure --a <spec> --b <spec> --dataset bbc [--ladder] [--out folder]``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("scenario", help="a built-in name (see 'list') or a .toml/.yaml file")
     run_parser.add_argument("--out", required=True, help="folder for results.csv, table.md and plots")
     run_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    from latent_core.experiments import measure
+
+    measure.add_arguments(commands.add_parser("measure", help="every metric between two encoders, with bootstrap "
+                                              "intervals (and alignment vs N with --ladder)"))
     args = parser.parse_args(argv)
 
     from latent_core.experiments import BUILTIN, load_scenario, run, write_report
@@ -30,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="The anchors are rank deficient", category=RuntimeWarning)
     # Alignment: POT notes each entropic plan that stops at its iteration cap; the plans are still used as found.
     warnings.filterwarnings("ignore", message="Sinkhorn did not converge", category=UserWarning)
+    if args.command == "measure":
+        return _measure(args)
     try:
         scenario = load_scenario(args.scenario)
         start = time.perf_counter()
@@ -40,6 +47,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(paths["table"].read_text())
     print(f"{scenario.name}: {time.perf_counter() - start:.0f} s; wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
+def _measure(args) -> int:
+    from latent_core.experiments import measure
+
+    start = time.perf_counter()
+    try:
+        measurement = measure.measure(args)
+        text = measure.table(measurement, args.level)
+        paths = measure.write(measurement, text, args.out) if args.out else []
+    except LatentCoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(text)
+    wrote = f"; wrote {', '.join(str(p) for p in paths)}" if paths else ""
+    print(f"measure: {time.perf_counter() - start:.0f} s{wrote}")
     return 0
 
 

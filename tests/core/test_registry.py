@@ -114,8 +114,9 @@ def test_builtin_registries_list_what_they_listed_before():
     assert heads.HEADS == ("logreg", "mlp") and isinstance(heads.make_head("mlp", 3), heads.MLPHead)
     assert anchors.STRATEGIES == ("random", "stratified", "kmeans", "fps")
     assert [maps.MAP_KINDS.meta(k)["label"] for k in maps.MAP_KINDS] == ["PCA", "UMAP", "t-SNE"]
-    assert METRICS == ("linear CKA", "mutual k-NN", "Jaccard@k", "MRR", "mean paired cosine")
-    assert METRICS.names(shared_coordinates=True) == ("MRR", "mean paired cosine")
+    assert METRICS == ("linear CKA", "mutual k-NN", "Jaccard@k", "MRR", "mean paired cosine", "top-1 retrieval",
+                       "mean rank", "unbiased CKA", "RBF CKA", "CKNNA", "SVCCA")
+    assert METRICS.names(shared_coordinates=True) == ("MRR", "mean paired cosine", "top-1 retrieval", "mean rank")
     assert list(metric_help()) == list(METRICS)
     assert metric_help()["MRR"] == ("Mean reciprocal rank of a sample's own counterpart among all samples (needs "
                                     "shared coordinates).")
@@ -232,7 +233,8 @@ def test_a_runtime_metric_is_a_column_of_space_metrics(extra_metrics):
     views = compute_views(a, b, np.arange(0, 60, 5))
     table = space_metrics(a, b, views, k=7)
     assert list(table.columns) == ["comparison", "k", "linear CKA", "mutual k-NN", "Jaccard@k", "MRR",
-                                   "mean paired cosine", "mean squared difference", "k used"]
+                                   "mean paired cosine", "top-1 retrieval", "mean rank", "unbiased CKA", "RBF CKA",
+                                   "CKNNA", "SVCCA", "mean squared difference", "k used"]
     rows = table.set_index("comparison")
     assert math.isnan(rows.loc["absolute A vs absolute B", "mean squared difference"])
     assert math.isnan(rows.loc["absolute A vs absolute B", "MRR"])
