@@ -15,7 +15,7 @@ from app.services import policy
 from latent_core.anchors import STRATEGIES
 from latent_core.config import DEFAULT_SCENARIO, Scenario
 from latent_core.maps import MAP_KINDS
-from latent_core.relative import PROJECTIONS
+from latent_core.relative import PRODUCTS, PROJECTIONS
 from latent_core.translate import TRANSLATORS
 
 COLOR_BY = ("label", "agreement")
@@ -45,8 +45,9 @@ def anchor_strategies() -> tuple[str, ...]:
 
 
 def relative_projections() -> tuple[str, ...]:
-    """Every registered relative projection, with cosine and its centred variant first."""
-    return ("cosine", "cosine+center", *[p for p in PROJECTIONS if p != "cosine"])
+    """Every registered relative projection, with cosine and its centred variant first, then the products of
+    invariances (``product``: the cosine, euclidean, L1 and L-inf blocks side by side; ``product-mean``: averaged)."""
+    return ("cosine", "cosine+center", *[p for p in PROJECTIONS if p != "cosine"], *PRODUCTS)
 
 
 def map_kinds() -> tuple[str, ...]:

@@ -11,6 +11,17 @@ Projections ``f``:
     linf       max_i |x_i - a_i|: the same invariances as l1.
 The first two are similarities (larger = closer), the last three distances (smaller = closer).
 
+Product of invariances: one relative block per projection of :data:`PRODUCT_PROJECTIONS` (cosine, euclidean, l1,
+linf), each normalised per row, then aggregated (:data:`AGGREGATIONS`). Names accepted wherever a projection is
+(``relative_projection``, ``RelativeProjection``, ``relative:<name>`` stitching methods), listed in ``PRODUCTS``:
+    product        "concat": each block's rows L2-normalised, concatenated: ``[N, 4K]`` (every block weighs the
+                   same; a block that one space's transform breaks still feeds a head trained on it).
+    product-mean   "mean": each block's rows standardised (zero mean, unit std over the K anchors; distance blocks
+                   negated so larger = closer in every block), averaged: ``[N, K]``.
+A product's memory is its output plus one ``[N, K]`` block (each block is computed chunk by chunk, normalised in
+place, then concatenated or added). :func:`block_agreement` scores each block by how alike two spaces' anchors look
+through it (the cross-space selection ``relative:product-select`` of :mod:`latent_core.stitching` uses it).
+
 Each projection is a function ``(x [N, D], anchors [K, D]) -> [N, K]`` registered in
 :data:`PROJECTION_FUNCTIONS` with ``similarity=True/False``; ``PROJECTIONS``, ``SIMILARITIES`` and
 ``DISTANCES`` are tuples of their names, read from the registry on every access.
@@ -18,6 +29,7 @@ Each projection is a function ``(x [N, D], anchors [K, D]) -> [N, K]`` registere
 Example:
     >>> rel = relative_projection(x, x[anchor_idx])            # [N, K] cosine similarities
     >>> RelativeProjection("euclidean").fit(x[anchor_idx]).transform(x)
+    >>> relative_projection(x, x[anchor_idx], "product")           # [N, 4K]: the product of invariances
 """
 
 from __future__ import annotations
@@ -114,12 +126,21 @@ def __getattr__(name: str) -> tuple[str, ...]:
         return PROJECTION_FUNCTIONS.names(similarity=True)
     if name == "DISTANCES":
         return tuple(p for p in PROJECTION_FUNCTIONS if not _is_similarity(p))
+    if name == "PRODUCTS":
+        return tuple(PRODUCT_NAMES)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_projection(projection: str) -> str:
+    if isinstance(projection, str) and projection in PRODUCT_NAMES:
+        return projection
     PROJECTION_FUNCTIONS.get(projection)  # "Unknown projection ...; choose from ..."
     return projection
+
+
+def is_product(projection) -> bool:
+    """Whether ``projection`` names a product of invariances (``PRODUCTS``) rather than one projection."""
+    return isinstance(projection, str) and projection in PRODUCT_NAMES
 
 
 def _is_similarity(projection: str) -> bool:
@@ -269,6 +290,8 @@ def _angular_rows(rows, anchors_t64, out, offset: int, name: str, x: torch.Tenso
 
 
 def _check_sparsify(projection: str, topk, power) -> None:
+    if (topk is not None or power is not None) and is_product(projection):
+        raise InvalidParameterError(f"topk/power sparsify one similarity; {projection!r} is a product of blocks.")
     if (topk is not None or power is not None) and not _is_similarity(projection):
         raise InvalidParameterError(
             f"topk/power sparsify similarities; {projection!r} is a distance. Use 'cosine' or 'angular'."
@@ -290,14 +313,14 @@ def relative_projection(
     Args:
         x: samples; numpy or torch (the output is on ``x``'s device).
         anchors: anchor embeddings in the same space as ``x``.
-        projection: a name in :data:`PROJECTION_FUNCTIONS` (``PROJECTIONS``).
+        projection: a name in :data:`PROJECTION_FUNCTIONS` (``PROJECTIONS``), or a product (``PRODUCTS``).
         center: subtract the anchors' mean from ``x`` and the anchors first.
         topk, power: ASIF sparsification (similarity projections only); see :func:`sparsify`.
         chunk_size: rows of ``x`` processed at a time (default: about 64 MB of intermediates), so memory
             stays at the output plus one chunk.
 
     Returns:
-        ``[N, K]`` float32.
+        ``[N, K]`` float32 (a product: ``[N, 4K]`` for ``product``, ``[N, K]`` for ``product-mean``).
 
     Raises:
         ShapeMismatchError, NonFiniteError, ZeroVectorError (cosine/angular), InvalidParameterError.
@@ -307,32 +330,144 @@ def relative_projection(
     x = as_matrix(x, "x", lazy=True)  # checked chunk by chunk in _project, never copied whole
     with nonfinite_first(x, "x"):
         anchors = as_matrix(anchors, "anchors", device=x.device)
+        if is_product(projection):
+            projections, aggregate = PRODUCT_PROJECTIONS, PRODUCT_NAMES[projection]
+            prepared = [_prepare(anchors, p, center) for p in projections]
+            return _product(x, prepared, projections, aggregate, chunk_size)
         return _project(x, _prepare(anchors, projection, center), projection, topk, power, chunk_size)
 
 
-def product_projection(
-    x: ArrayLike, anchors: ArrayLike, projections: Sequence[str] = ("cosine", "euclidean", "l1", "linf"), *,
-    center: bool = False, chunk_size: int | None = None,
-) -> torch.Tensor:
-    """Product of invariances: one relative block per projection, each row of each block L2-normalised
-    (so every block weighs the same and distance blocks lose their scale), concatenated.
+PRODUCT_PROJECTIONS = ("cosine", "euclidean", "l1", "linf")  # the blocks of a named product (the paper's four)
 
-    Returns:
-        ``[N, K * len(projections)]``.
-    """
+# name -> fn(block [N, K], similarity: bool) -> [N, K]: each block normalised in place (``block`` is owned).
+# Metadata: combine ("concat": blocks side by side, [N, P*K]; "sum": blocks averaged, [N, K]).
+AGGREGATIONS = Registry("product aggregation")
+
+
+@AGGREGATIONS.register("concat", combine="concat")
+def _concat_block(block: torch.Tensor, similarity: bool) -> torch.Tensor:
+    """Rows L2-normalised (all-zero rows stay zero): every block weighs the same, distances lose their scale."""
+    return unit_rows_or_zero(block)
+
+
+@AGGREGATIONS.register("mean", combine="sum")
+def _mean_block(block: torch.Tensor, similarity: bool) -> torch.Tensor:
+    """Rows standardised over the K anchors (constant rows become zero), negated for distances so that larger
+    means closer in every block: the blocks then share one scale and one direction and can be averaged."""
+    return standardise_rows(block if similarity else block.neg_())
+
+
+def standardise_rows(block: torch.Tensor) -> torch.Tensor:
+    """``(r - mean(r)) / std(r)`` for each row ``r`` of ``block: [N, K]`` (population std); a row with no spread is
+    all zeros. In place: ``block`` is overwritten and returned."""
+    block.sub_(block.mean(1, keepdim=True))
+    std = torch.sqrt((block * block).mean(1, keepdim=True))
+    return block.div_(torch.where(std > 0, std, torch.ones_like(std)))
+
+
+# name in PRODUCTS -> aggregation in AGGREGATIONS
+PRODUCT_NAMES = {"product": "concat", "product-mean": "mean"}
+
+
+def _check_aggregate(aggregate: str) -> str:
+    AGGREGATIONS.get(aggregate)  # "Unknown product aggregation ...; choose from ..."
+    return aggregate
+
+
+def _check_product_projections(projections) -> tuple[str, ...]:
     if isinstance(projections, str):
         projections = [projections]
+    projections = tuple(projections)
     if not projections:
-        raise InvalidParameterError("product_projection needs at least one projection.")
-    blocks = []
+        raise InvalidParameterError("A product of invariances needs at least one projection.")
     for projection in projections:
-        blocks.append(unit_rows_or_zero(relative_projection(x, anchors, projection, center=center,
-                                                            chunk_size=chunk_size)))
-    return torch.cat(blocks, dim=1)
+        if is_product(projection):
+            raise InvalidParameterError(f"A product's blocks are single projections, got the product {projection!r}.")
+        PROJECTION_FUNCTIONS.get(projection)
+    if len(set(projections)) != len(projections):
+        raise InvalidParameterError(f"A product's projections must be distinct, got {list(projections)}.")
+    return projections
+
+
+def _product(x: torch.Tensor, prepared: list, projections: Sequence[str], aggregate: str,
+             chunk_size) -> torch.Tensor:
+    """The aggregated blocks of ``x`` (lazy, as in :func:`_project`): ``[N, P*K]`` (concat) or ``[N, K]`` (sum).
+    Memory: the output plus one ``[N, K]`` block."""
+    normalise = AGGREGATIONS.get(aggregate)
+    concat = AGGREGATIONS.meta(aggregate)["combine"] == "concat"
+    out = None
+    for index, (projection, prep) in enumerate(zip(projections, prepared)):
+        block = normalise(_project(x, prep, projection, None, None, chunk_size), _is_similarity(projection))
+        k = block.shape[1]
+        if out is None:
+            out = block.new_empty(block.shape[0], k * len(projections)) if concat else block
+            if not concat:
+                continue
+        if concat:
+            out[:, index * k:(index + 1) * k] = block
+        else:
+            out.add_(block)
+    return out if concat else out.div_(len(projections))
+
+
+def product_projection(
+    x: ArrayLike, anchors: ArrayLike, projections: Sequence[str] = PRODUCT_PROJECTIONS, *,
+    aggregate: str = "concat", center: bool = False, chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Product of invariances: one relative block per projection, aggregated.
+
+    Args:
+        x: ``[N, D]``; anchors: ``[K, D]``.
+        projections: single projections (``PROJECTIONS``), distinct.
+        aggregate: ``"concat"`` (each block's rows L2-normalised, side by side) or ``"mean"`` (each block's rows
+            standardised, distances negated, averaged); see :data:`AGGREGATIONS`.
+        center, chunk_size: as in :func:`relative_projection` (chunking applies to each block).
+
+    Returns:
+        ``[N, K * len(projections)]`` (concat) or ``[N, K]`` (mean), float32.
+    """
+    projections = _check_product_projections(projections)
+    aggregate = _check_aggregate(aggregate)
+    x = as_matrix(x, "x", lazy=True)
+    with nonfinite_first(x, "x"):
+        anchors = as_matrix(anchors, "anchors", device=x.device)
+        prepared = [_prepare(anchors, p, center) for p in projections]
+        return _product(x, prepared, projections, aggregate, chunk_size)
+
+
+def block_agreement(anchors_a: ArrayLike, anchors_b: ArrayLike, projections: Sequence[str] = PRODUCT_PROJECTIONS, *,
+                    center: bool = False) -> dict[str, float]:
+    """How alike the same K anchors look in two spaces through each projection: for each projection, the anchors'
+    relative rows against the other anchors (``[K, K-1]``, self excluded) in A and in B, each row standardised, and
+    the mean Pearson correlation of A's row with B's row. 1 when B relates to A by a transform the projection is
+    invariant to (up to each row's scale and offset); near 0 when it breaks the projection.
+
+    Uses only the anchors (the parallel data every relative method is fitted on); needs K >= 3.
+
+    Returns:
+        ``{projection: score in [-1, 1]}`` in the order of ``projections``.
+    """
+    projections = _check_product_projections(projections)
+    anchors_a, anchors_b = as_matrix(anchors_a, "anchors_a"), as_matrix(anchors_b, "anchors_b")
+    k = anchors_a.shape[0]
+    if anchors_b.shape[0] != k:
+        raise InvalidParameterError(f"Both spaces need the same anchors: got {k} and {anchors_b.shape[0]} rows.")
+    if k < 3:
+        raise InvalidParameterError(f"block_agreement needs at least 3 anchors, got {k}.")
+    off_diagonal = ~torch.eye(k, dtype=torch.bool)
+    scores = {}
+    for projection in projections:
+        rows = []
+        for anchors in (anchors_a, anchors_b):
+            rel = relative_projection(anchors, anchors, projection, center=center).cpu()
+            rows.append(standardise_rows(rel[off_diagonal].reshape(k, k - 1).double()))
+        scores[projection] = float((rows[0] * rows[1]).mean(1).mean())
+    return scores
 
 
 class RelativeProjection:
-    """Estimator form of :func:`relative_projection`: ``fit(anchors)`` once, ``transform(x)`` many times.
+    """Estimator form of :func:`relative_projection`: ``fit(anchors)`` once, ``transform(x)`` many times
+    (``projection`` may be a product: ``PRODUCTS``).
 
     Attributes (after fit):
         anchors_: ``[K, D]`` anchor embeddings.
@@ -350,7 +485,10 @@ class RelativeProjection:
         _check_projection(self.projection)
         _check_sparsify(self.projection, self.topk, self.power)
         self.anchors_ = as_matrix(anchors, "anchors")
-        self._prepared = _prepare(self.anchors_, self.projection, self.center)  # validated once, reused
+        if is_product(self.projection):  # validated once, reused
+            self._prepared = [_prepare(self.anchors_, p, self.center) for p in PRODUCT_PROJECTIONS]
+        else:
+            self._prepared = _prepare(self.anchors_, self.projection, self.center)
         return self
 
     def transform(self, x: ArrayLike) -> torch.Tensor:
@@ -358,6 +496,9 @@ class RelativeProjection:
             raise NotFittedError("RelativeProjection is not fitted: call fit(anchors) first.")
         x = as_matrix(x, "x", lazy=True)
         with nonfinite_first(x, "x"):
+            if is_product(self.projection):
+                return _product(x, self._prepared, PRODUCT_PROJECTIONS, PRODUCT_NAMES[self.projection],
+                                self.chunk_size)
             return _project(x, self._prepared, self.projection, self.topk, self.power, self.chunk_size)
 
     def fit_transform(self, anchors: ArrayLike, x: ArrayLike | None = None) -> torch.Tensor:

@@ -7,6 +7,12 @@ Methods (how B's vectors reach the head's space):
                         ``latent_core.relative.PROJECTION_FUNCTIONS``).
                         ``relative:<proj>+center`` centres each space on its anchors' mean first: the fix
                         for anisotropic encoders whose cosines all crowd near one value (E5, GloVe).
+                        ``<proj>`` may also be a product of invariances (``latent_core.relative.PRODUCTS``:
+                        ``product`` concatenates the cosine, euclidean, L1 and L-inf blocks, ``product-mean``
+                        averages them standardised), or ``product-select``: of those four blocks, the one under
+                        which A's and B's anchors agree best (:func:`latent_core.relative.block_agreement`, on the
+                        anchors only: the parallel data every method is fitted on, never training or test
+                        samples); the head then sees that one block.
     translate:<name>    B translated into A by a translator fitted on the anchors (``<name>`` in
                         ``latent_core.translate.TRANSLATORS``: ``procrustes``, ``linear``, ``affine``, ``lortho``,
                         ``inverse_relative``...); the head is trained on A's absolute space.
@@ -41,11 +47,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from latent_core import relative
 from latent_core.anchors import select_anchors
 from latent_core.errors import AnchorIndexError, InvalidParameterError, NotFittedError, ShapeMismatchError
 from latent_core.heads import limited_threads, make_head
 from latent_core.linalg import match_dim
-from latent_core.relative import PROJECTION_FUNCTIONS, RelativeProjection
+from latent_core.relative import (
+    PRODUCT_PROJECTIONS,
+    PROJECTION_FUNCTIONS,
+    RelativeProjection,
+    block_agreement,
+    is_product,
+)
 from latent_core.translate import TRANSLATORS, get_translator
 from latent_core.validation import ArrayLike, as_indices, as_int, as_matrix, check_same_rows, describe, unit_rows
 
@@ -53,6 +66,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart 
     import pandas as pd
 
 CENTER_SUFFIX = "+center"
+SELECT_PROJECTION = "product-select"  # a relative method that needs both spaces' anchors (SpaceMap.fit)
 LOOKAHEAD_BYTES = 256 * 2**20  # method views computed ahead of the head fits (SplitRun.evaluate_many)
 
 
@@ -74,14 +88,33 @@ def parse_method(method: str) -> tuple[str, str | None]:
     kind, _, arg = method.partition(":")
     if kind == "absolute" and not arg:
         return "absolute", None
-    if kind == "relative" and (arg or "cosine").removesuffix(CENTER_SUFFIX) in PROJECTION_FUNCTIONS:
+    if kind == "relative" and _relative_projection_name((arg or "cosine").removesuffix(CENTER_SUFFIX)):
         return "relative", arg or "cosine"
     if kind == "translate" and arg in TRANSLATORS:
         return "translate", arg
     raise InvalidParameterError(
-        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(PROJECTION_FUNCTIONS)}>[+center]', "
+        f"Unknown stitching method {method!r}: use 'absolute', 'relative:<{'|'.join(relative_names())}>[+center]', "
         f"'translate:<{'|'.join(TRANSLATORS)}>' or 'inverse_relative'."
     )
+
+
+def relative_names() -> tuple[str, ...]:
+    """Every ``<proj>`` of ``relative:<proj>``: the registered projections, the products, then ``product-select``."""
+    return (*PROJECTION_FUNCTIONS, *relative.PRODUCTS, SELECT_PROJECTION)
+
+
+def _relative_projection_name(name: str) -> bool:
+    return name in PROJECTION_FUNCTIONS or is_product(name) or name == SELECT_PROJECTION
+
+
+def select_projection(anchors_a: torch.Tensor, anchors_b: torch.Tensor, center: bool = False) -> str:
+    """The block of :data:`latent_core.relative.PRODUCT_PROJECTIONS` with the highest
+    :func:`latent_core.relative.block_agreement` between A's and B's anchors (the first on a tie). Fewer than 3
+    anchors: cosine."""
+    if anchors_a.shape[0] < 3:
+        return "cosine"
+    scores = block_agreement(anchors_a, anchors_b, PRODUCT_PROJECTIONS, center=center)
+    return max(scores, key=scores.get)
 
 
 class SpaceMap:
@@ -95,6 +128,9 @@ class SpaceMap:
         self.dim_a_ = anchors_a.shape[1]
         if self.kind == "relative":
             projection, center = self.arg.removesuffix(CENTER_SUFFIX), self.arg.endswith(CENTER_SUFFIX)
+            if projection == SELECT_PROJECTION:
+                projection = select_projection(anchors_a, anchors_b, center)
+            self.projection_ = projection  # the projection applied (product-select: the block it chose)
             self.rel_a_ = RelativeProjection(projection, center=center).fit(anchors_a)
             self.rel_b_ = RelativeProjection(projection, center=center).fit(anchors_b)
         elif self.kind == "translate":
@@ -437,10 +473,14 @@ SWEEP_LADDER = (5, 10, 25, 50, 100, 200, 300, 500, 700, 1000)
 
 
 def table_methods() -> tuple[str, ...]:
-    """The stitching table's rows: absolute, every relative projection (cosine and its centred variant first), every
-    translator (from the registries, read now)."""
+    """The stitching table's rows: absolute, every relative projection (cosine and its centred variant first), the
+    products of invariances (the two aggregations, then the block chosen from both spaces' anchors), every
+    translator (from the registries, read now). The same list as the app's ``app.services.stitching.table_methods``
+    (``app.state.relative_projections``), so the shipped table matches."""
     return ("absolute", "relative:cosine", f"relative:cosine{CENTER_SUFFIX}",
-            *[f"relative:{p}" for p in PROJECTION_FUNCTIONS if p != "cosine"], *[f"translate:{t}" for t in TRANSLATORS])
+            *[f"relative:{p}" for p in PROJECTION_FUNCTIONS if p != "cosine"],
+            *[f"relative:{p}" for p in relative.PRODUCTS], f"relative:{SELECT_PROJECTION}",
+            *[f"translate:{t}" for t in TRANSLATORS])
 
 
 def sweep_ladder(top: int) -> tuple[int, ...]:

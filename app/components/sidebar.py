@@ -189,7 +189,9 @@ def live_controls(data: Dataset | None, anchor_max: int) -> None:
                            max_selections=safety.limits().max_manual_anchors)
             st.caption("Or select samples in a Spaces panel and press 'Use as anchors' there.")
     sidebar.selectbox("Relative projection", state.relative_projections(), key=KEY("projection"),
-                      help="How a sample is compared with each anchor; +center centres each space on its anchors.")
+                      help="How a sample is compared with each anchor; +center centres each space on its anchors. "
+                           "product: cosine, euclidean, L1 and L-inf blocks side by side (4 x the anchors); "
+                           "product-mean: those blocks standardised and averaged.")
     sidebar.selectbox("Translator (B → A)", state.choices("translator"), key=KEY("translator"), disabled=aligned,
                       help="Fitted on the anchors after standard scaling. Without parallel anchors the translated "
                            "view uses the alignment's own Procrustes map.")
