@@ -1,6 +1,8 @@
 """Services of the Stitching lab: stitching tables, anchor curves, the confusion matrix of a stitched head, and
-live predictions. Results that take seconds to minutes are kept on disk (``LATENT_CACHE_DIR/stitching``) and in
-memory, keyed by everything that produces them. Anchors and the split come from :mod:`app.services.policy`.
+live predictions (calibrated by temperature scaling, :mod:`latent_core.calibration`, with the stitched head's
+reliability diagram and ECE on the test samples). Results that take seconds to minutes are kept on disk
+(``LATENT_CACHE_DIR/stitching``) and in memory, keyed by everything that produces them. Anchors and the split come
+from :mod:`app.services.policy`.
 
 The default scenario's table and curves ship with the app (``assets/stitching``, written by
 ``python -m latent_core.bundle``): a shipped result is used when its fingerprint (every argument of the computation,
@@ -27,10 +29,21 @@ from app.services import alignment, policy, spaces
 from app.services.policy import split_budget, test_size_for
 from app.state import Settings
 from latent_core.cache import try_write_bytes
+from latent_core.calibration import (
+    Calibrated,
+    CalibratedHead,
+    ReliabilityBins,
+    TemperatureScaler,
+    cross_fitted_temperature,
+    feasible_folds,
+    reliability_bins,
+)
 from latent_core.config import Scenario, cache_subdir
+from latent_core.errors import InvalidParameterError
 from latent_core.heads import make_head
 from latent_core.metrics import confusion_matrix
 from latent_core.stitching import (
+    SELECT_PROJECTION,
     SWEEP_LADDER,  # noqa: F401 - the curves' ladder, re-exported for the page and the tests
     SWEEP_METHODS,
     SWEEP_STRATEGIES,
@@ -51,12 +64,15 @@ from latent_core.translate import TRANSLATORS, Translator
 from latent_core.validation import unit_rows
 
 FORMAT = "2"
+CALIBRATION_FOLDS = 5  # the live heads' temperatures are fitted on out-of-fold predictions of the training rows
+CALIBRATION_BINS = 15  # bins of the reliability diagram (and of its ECE)
 
 
 def table_methods() -> tuple[str, ...]:
-    """The stitching table's rows: absolute, every relative projection the app offers, every translator
-    (from the registries: a translator registered at runtime gets its row)."""
-    return ("absolute", *[f"relative:{p}" for p in state.relative_projections()],
+    """The stitching table's rows: absolute, every relative projection the app offers, the product that selects its
+    block from both spaces' anchors (``relative:product-select``: a stitching method, not a sidebar view), every
+    translator (from the registries: a translator registered at runtime gets its row)."""
+    return ("absolute", *[f"relative:{p}" for p in state.relative_projections()], f"relative:{SELECT_PROJECTION}",
             *[f"translate:{t}" for t in TRANSLATORS])
 
 
@@ -178,13 +194,43 @@ def anchor_curves(settings: Settings, progress=None) -> pd.DataFrame:
 
 @dataclass
 class LiveModel:
-    """A stitched head (A's head reading B through the anchors) and the two same-space references."""
+    """A stitched head (A's head reading B through the anchors) and the two same-space references, each calibrated
+    (:class:`latent_core.calibration.Calibrated`: ``predict_proba`` is calibrated, ``uncalibrated_proba`` is not)."""
 
-    stitcher: Stitcher
-    head_a: Any  # A's head on A's absolute space
-    head_b: Any  # B's own head on B's absolute space
+    stitcher: Calibrated  # wraps a Stitcher / PairStitcher (``top_anchors`` passes through)
+    head_a: Any  # A's head on A's absolute space (a CalibratedHead)
+    head_b: Any  # B's own head on B's absolute space (a CalibratedHead)
     test_idx: np.ndarray
     classes: np.ndarray
+    calibrated: bool = True  # False: too few training samples per class to hold some out (every T is 1)
+
+
+def _calibrated_head(x: np.ndarray, y: np.ndarray, seed: int) -> Calibrated:
+    """A logistic head with a temperature cross-fitted on its own training rows ``[N, D]`` (T = 1 when a class has
+    too few rows to hold some out)."""
+    folds = feasible_folds(y, CALIBRATION_FOLDS)
+    if folds:
+        return CalibratedHead("logreg", seed, folds).fit(x, y)
+    return Calibrated(make_head("logreg", seed).fit(x, y), TemperatureScaler.fixed(1.0))
+
+
+def _stitch_scaler(fit_predict, labels: np.ndarray, seed: int, **masks) -> TemperatureScaler | None:
+    """The stitched head's temperature, cross-fitted (:func:`latent_core.calibration.cross_fitted_temperature`);
+    None when the training rows are too few per class to hold some out."""
+    folds = feasible_folds(labels, CALIBRATION_FOLDS)
+    if not folds:
+        return None
+    try:
+        return cross_fitted_temperature(fit_predict, labels, folds=folds, seed=seed, **masks)
+    except InvalidParameterError:  # a fold's head missed a class (few rows on A's side): no calibration
+        return None
+
+
+def _live(stitcher, scaler: TemperatureScaler | None, head_a: Calibrated, head_b: Calibrated, test: np.ndarray,
+          classes: np.ndarray) -> LiveModel:
+    calibrated = scaler is not None
+    return LiveModel(Calibrated(stitcher, scaler if calibrated else TemperatureScaler.fixed(1.0)), head_a, head_b,
+                     test, classes, calibrated)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -192,13 +238,18 @@ def _live_model(scenario: Scenario, split_budget: int, strategy: str, count: int
     data, a, b = spaces.load_spaces(scenario)
     split = spaces._split(scenario, split_budget)
     anchors = spaces._split_anchors(scenario, split_budget, strategy, count)
+    train, labels = split.train, data.labels
+
+    def fit_predict(fit_pos: np.ndarray, val_pos: np.ndarray):  # A's head on some training rows, scored on B's others
+        fold = Stitcher(method, seed=scenario.seed).fit(a, b, labels, anchor_idx=anchors, train_idx=train[fit_pos])
+        return fold.classes_, fold.predict_proba(b[train[val_pos]])
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        stitcher = Stitcher(method, seed=scenario.seed).fit(a, b, data.labels, anchor_idx=anchors,
-                                                             train_idx=split.train)
-    head_a = make_head("logreg", scenario.seed).fit(a[split.train], data.labels[split.train])
-    head_b = make_head("logreg", scenario.seed).fit(b[split.train], data.labels[split.train])
-    return LiveModel(stitcher, head_a, head_b, split.test, stitcher.classes_)
+        stitcher = Stitcher(method, seed=scenario.seed).fit(a, b, labels, anchor_idx=anchors, train_idx=train)
+        scaler = _stitch_scaler(fit_predict, labels[train], scenario.seed)
+    head_a, head_b = (_calibrated_head(x[train], labels[train], scenario.seed) for x in (a, b))
+    return _live(stitcher, scaler, head_a, head_b, split.test, stitcher.classes_)
 
 
 def live_model(settings: Settings, method: str) -> LiveModel:
@@ -281,18 +332,28 @@ def _aligned_live_model(scenario: Scenario, key: alignment.AlignKey, split_budge
         else:
             space_map = SpaceMap(method).fit(_tensor(a[rows_a]), _tensor(b[rows_b]))
         stitcher = PairStitcher(space_map, a[train_a], data.labels[train_a], rows_b, b[rows_b], scenario.seed)
-    head_a = make_head("logreg", scenario.seed).fit(a[train_a], data.labels[train_a])
-    head_b = make_head("logreg", scenario.seed).fit(b[train_b], data.labels[train_b])
-    return LiveModel(stitcher, head_a, head_b, split.test, stitcher.classes_)
+        rows = np.union1d(train_a, train_b)  # fitted on A's rows, scored on B's: B may hold other samples
+
+        def fit_predict(fit_pos: np.ndarray, val_pos: np.ndarray):
+            fold = PairStitcher(space_map, a[rows[fit_pos]], data.labels[rows[fit_pos]], rows_b, b[rows_b],
+                                scenario.seed)
+            return fold.classes_, fold.predict_proba(b[rows[val_pos]])
+
+        scaler = _stitch_scaler(fit_predict, data.labels[rows], scenario.seed, trainable=np.isin(rows, train_a),
+                                scorable=np.isin(rows, train_b))
+    head_a = _calibrated_head(a[train_a], data.labels[train_a], scenario.seed)
+    head_b = _calibrated_head(b[train_b], data.labels[train_b], scenario.seed)
+    return _live(stitcher, scaler, head_a, head_b, split.test, stitcher.classes_)
 
 
 @dataclass
 class Prediction:
-    stitched: np.ndarray  # [C] probabilities: B's embedding through the stitch into A's head
-    b_own: np.ndarray  # [C] B's own head on B's embedding
-    a_own: np.ndarray  # [C] A's head on A's embedding of the same input
+    stitched: np.ndarray  # [C] calibrated probabilities: B's embedding through the stitch into A's head
+    b_own: np.ndarray  # [C] B's own head on B's embedding (calibrated)
+    a_own: np.ndarray  # [C] A's head on A's embedding of the same input (calibrated)
     anchors: np.ndarray  # [k] sample indices of the most similar anchors (in B)
     anchor_cosines: np.ndarray  # [k]
+    stitched_raw: np.ndarray | None = None  # [C] the stitched head's probabilities before calibration
 
 
 def encode_input(settings: Settings, item) -> tuple[np.ndarray, np.ndarray]:
@@ -305,8 +366,9 @@ def encode_input(settings: Settings, item) -> tuple[np.ndarray, np.ndarray]:
 def predict(model: LiveModel, embedding_a: np.ndarray, embedding_b: np.ndarray, k: int = 5) -> Prediction:
     """Everything the live panel shows for one encoded input (milliseconds: heads and one similarity row)."""
     anchors, cosines = model.stitcher.top_anchors(embedding_b, k)
-    return Prediction(model.stitcher.predict_proba(embedding_b)[0], model.head_b.predict_proba(embedding_b)[0],
-                      model.head_a.predict_proba(embedding_a)[0], anchors, cosines)
+    raw = model.stitcher.uncalibrated_proba(embedding_b)
+    return Prediction(model.stitcher.scaler.calibrate(raw)[0], model.head_b.predict_proba(embedding_b)[0],
+                      model.head_a.predict_proba(embedding_a)[0], anchors, cosines, raw[0])
 
 
 def stitched_confusion(settings: Settings, model: LiveModel) -> tuple[np.ndarray, float]:
@@ -316,6 +378,44 @@ def stitched_confusion(settings: Settings, model: LiveModel) -> tuple[np.ndarray
     predicted = model.stitcher.predict(b[test])
     matrix = confusion_matrix(data.labels[test], predicted, len(data.label_names))
     return matrix, float((predicted == data.labels[test]).mean())
+
+
+@dataclass
+class CalibrationReport:
+    """The stitched head's calibration on B's test samples (never used for fitting the head or its temperature)."""
+
+    before: ReliabilityBins  # the head's own probabilities
+    after: ReliabilityBins  # after temperature scaling
+    temperature: float  # the stitched head's T (> 1: it was over-confident)
+    temperatures: dict[str, float]  # every live head's T, by head
+    n_test: int
+    mean_confidence: tuple[float, float]  # mean top probability (before, after)
+    accuracy: float  # the same before and after: calibration never changes the winning class
+    calibrated: bool  # False: too few training samples per class to fit a temperature (T = 1)
+
+    @property
+    def ece_before(self) -> float:
+        return self.before.ece
+
+    @property
+    def ece_after(self) -> float:
+        return self.after.ece
+
+
+def stitched_calibration(settings: Settings, model: LiveModel) -> CalibrationReport:
+    """Reliability bins and ECE (``CALIBRATION_BINS`` equal-width bins) of the live stitched head on B's test
+    samples, before and after its temperature (milliseconds: one pass of the test samples through the head)."""
+    data, _, b = spaces.load_spaces(settings.scenario)
+    test = model.test_idx
+    truth = np.searchsorted(model.classes, data.labels[test])
+    raw = model.stitcher.uncalibrated_proba(b[test])
+    calibrated = model.stitcher.scaler.calibrate(raw)
+    temperatures = {"stitched": model.stitcher.temperature, "b_own": model.head_b.temperature,
+                    "a_own": model.head_a.temperature}
+    return CalibrationReport(reliability_bins(raw, truth, CALIBRATION_BINS),
+                             reliability_bins(calibrated, truth, CALIBRATION_BINS), model.stitcher.temperature,
+                             temperatures, len(test), (float(raw.max(1).mean()), float(calibrated.max(1).mean())),
+                             float((raw.argmax(1) == truth).mean()), model.calibrated)
 
 
 def token_limit(settings: Settings) -> int | None:

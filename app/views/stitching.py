@@ -1,5 +1,6 @@
-"""Stitching lab: live stitched predictions on your own input, the confusion matrix of the stitched head, the
-stitching table over seeds, and accuracy against the number and choice of anchors."""
+"""Stitching lab: live stitched predictions on your own input (calibrated), the confusion matrix and the reliability
+diagram of the stitched head, the stitching table over seeds, and accuracy against the number and choice of
+anchors."""
 
 from __future__ import annotations
 
@@ -132,6 +133,52 @@ def probability_figure(prediction: stitching.Prediction, names: list[str], title
     return figure
 
 
+def reliability_figure(report: stitching.CalibrationReport) -> go.Figure:
+    """Accuracy against mean confidence per confidence bin, before and after temperature scaling, and the diagonal
+    of a perfectly calibrated head."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                                line={"dash": "dash", "color": "grey"}, hoverinfo="skip"))
+    for bins, name, colour in ((report.before, f"before calibration (ECE {report.ece_before:.3f})", "#7570b3"),
+                               (report.after, f"after, T = {report.temperature:.2f} (ECE {report.ece_after:.3f})",
+                                "#d95f02")):
+        used = bins.count > 0
+        figure.add_trace(go.Scatter(
+            x=bins.confidence[used], y=bins.accuracy[used], mode="lines+markers", name=name, line={"color": colour},
+            marker={"size": 6 + 14 * np.sqrt(bins.count[used] / bins.count.max())}, customdata=bins.count[used],
+            hovertemplate="confidence %{x:.3f} · accuracy %{y:.3f} · %{customdata} samples<extra></extra>"))
+    figure.update_layout(title=f"Reliability diagram of the stitched head ({report.n_test} test samples)", height=420,
+                         xaxis={"range": [0, 1.02], "title": "confidence (mean top probability in the bin)"},
+                         yaxis={"range": [0, 1.02], "title": "accuracy in the bin"},
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def calibration_panel(model: stitching.LiveModel) -> None:
+    """The stitched head's ECE and reliability diagram on B's test samples, before and after calibration."""
+    report = stitching.stitched_calibration(settings, model)
+    if not report.calibrated:
+        st.info("Too few training samples per class to hold some out for calibration: the probabilities shown are "
+                "the heads' own (T = 1). Raise the sample size in the sidebar to calibrate them.")
+        return
+    st.markdown(f"**Are the stitched probabilities honest?** Calibration on B's {report.n_test} test samples (never "
+                "used to fit the head or its temperature).")
+    columns = st.columns(3)
+    columns[0].metric("ECE before calibration", f"{report.ece_before:.3f}",
+                      help="Expected calibration error: the gap between confidence and accuracy, averaged over "
+                           f"{stitching.CALIBRATION_BINS} confidence bins weighted by their samples (0 = honest).")
+    columns[1].metric("ECE after calibration", f"{report.ece_after:.3f}",
+                      delta=f"{report.ece_after - report.ece_before:+.3f}", delta_color="inverse")
+    columns[2].metric("temperature T", f"{report.temperature:.2f}",
+                      help="T > 1: the head was over-confident and its probabilities are softened; T < 1: sharpened.")
+    st.caption("Temperature scaling divides the head's log-probabilities by one number T, fitted on training samples "
+               "held out from the head, so a head that says 90% is right about 90% of the time, without changing "
+               f"which class wins (accuracy {report.accuracy:.3f} before and after; mean confidence "
+               f"{report.mean_confidence[0]:.3f} → {report.mean_confidence[1]:.3f}). A dot's size is its bin's "
+               "number of samples: bins with few samples wander off the diagonal by chance.")
+    show_panel(reliability_figure(report), "reliability", "stitched-reliability", select=False)
+
+
 def _input_item():
     """The user's input for encoder B (and A): a text, or an image (uploaded or picked from the dataset)."""
     if data.modality == "text":
@@ -192,7 +239,13 @@ def live_prediction() -> None:
     names = [data.label_names[c] for c in model.classes]
     winner = names[int(np.argmax(prediction.stitched))]
     with left:
-        st.success(f"Stitched prediction: **{md(winner, 60)}** ({prediction.stitched.max():.0%})")
+        st.success(f"Stitched prediction: **{md(winner, 60)}** ({prediction.stitched.max():.1%})")
+        if model.calibrated:
+            change = "" if prediction.stitched_raw is None else (
+                f", which turned its {prediction.stitched_raw.max():.1%} into {prediction.stitched.max():.1%}")
+            st.caption("Calibrated probabilities: each head's are softened or sharpened by its own temperature "
+                       f"(the stitched head's T = {model.stitcher.temperature:.2f}{change}; see the reliability "
+                       "diagram below).")
         st.caption(f"Encoding with A and B {1000 * (encoded - start):.0f} ms · stitched prediction, both reference "
                    f"heads and the nearest anchors {1000 * (done - encoded):.1f} ms.")
         show_panel(probability_figure(prediction, names, "Class probabilities"), "live-probabilities",
@@ -211,6 +264,7 @@ def live_prediction() -> None:
     show_panel(heatmap(matrix, "stitched head: true (rows) vs predicted (columns)", x=data.label_names,
                        y=data.label_names, hover="true %{y} · predicted %{x}: %{z}<extra></extra>", height=420),
                "confusion", "stitched-confusion", select=False)
+    calibration_panel(model)
 
 
 def table_figure(summary: pd.DataFrame) -> go.Figure:
