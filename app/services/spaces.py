@@ -35,7 +35,7 @@ from latent_core.data.base import subsample
 from latent_core.embed import embed_dataset
 from latent_core.encoders import Encoder, PrecomputedEncoder, get_encoder
 from latent_core.encoders import spec_kind as encoder_kind
-from latent_core.errors import InvalidImageError
+from latent_core.errors import InvalidImageError, InvalidParameterError
 from latent_core.explore import (
     METRICS,
     Views,
@@ -48,6 +48,7 @@ from latent_core.explore import (
 from latent_core.heads import limited_threads
 from latent_core.maps import map_2d
 from latent_core.modality import check_modality
+from latent_core.moved import ranked_changes
 
 if TYPE_CHECKING:  # pandas is imported where it is used: 0.4 s the first chart need not wait for
     import pandas as pd
@@ -365,6 +366,95 @@ def metrics(ex: Explorer, k: int = 10) -> pd.DataFrame:
     """One row per comparison, one column per metric of :data:`latent_core.explore.METRICS` (the registered names
     are part of the cache key: a metric registered later gets its column)."""
     return _metrics(ex.key, k, tuple(METRICS))
+
+
+MOVED_COMPARISONS = {"absolute": "absolute A vs absolute B", "relative": "relative A vs relative B"}
+MOVED_TEXT_CHARS = 120
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(text: str) -> str:
+    """A data cell that a spreadsheet opening the CSV reads as text, never as a formula (OWASP CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _what_moved(view_key: tuple, comparison: str, k: int) -> pd.DataFrame:
+    import pandas as pd
+
+    a, b = _pair(view_key[0])
+    if comparison == "relative":
+        view = views(*view_key)
+        a, b = view.rel_a, view.rel_b
+    ranking = ranked_changes(a, b, k=min(k, len(a) - 1), top=len(a))
+    data = scenario_data(view_key[0])
+    ids = data.ids
+
+    def neighbours(rows) -> str:
+        return " | ".join(ids[j] for j in rows)
+
+    order = ranking.order
+    frame = pd.DataFrame({
+        "rank": np.arange(1, len(order) + 1),
+        "id": [ids[i] for i in order],
+        "label": [data.label_names[data.labels[i]] for i in order],
+        "jaccard": ranking.jaccard[order],
+        f"jaccard@{ranking.wide_k}": ranking.jaccard_wide[order],
+        "lost neighbours": [neighbours(ranking.lost(i)) for i in order],
+        "gained neighbours": [neighbours(ranking.gained(i)) for i in order],
+        "row": order,
+    })
+    if data.modality == "text":
+        frame.insert(4, "text", [safety.cut(" ".join(str(data.items[i]).split()), MOVED_TEXT_CHARS) for i in order])
+    return frame
+
+
+def what_moved(ex: Explorer, comparison: str = "absolute", k: int = 10) -> pd.DataFrame:
+    """Every sample ranked by how much its k-NN set changed between A and B (``comparison``: ``"absolute"`` or
+    ``"relative"``), most changed first: ``rank``, ``id``, ``label``, ``jaccard`` (Jaccard@k of the two sets),
+    ``jaccard@<4k>`` (the same with four times as many neighbours: it orders ties), ``text`` (text datasets: the
+    first 120 characters, whitespace collapsed), ``lost neighbours`` (ids of its
+    neighbours in A not in B, nearest first, ``" | "``-separated), ``gained neighbours`` (in B, not in A) and
+    ``row`` (the dataset row). The most agreeing samples are the last rows, read backwards. Ties: the wider
+    Jaccard, then the lower row (:func:`latent_core.moved.ranked_changes`). Cached per explorer key, comparison
+    and k."""
+    if comparison not in MOVED_COMPARISONS:
+        raise InvalidParameterError(f"comparison must be one of {sorted(MOVED_COMPARISONS)}, got {comparison!r}.")
+    key = ex.key if comparison == "relative" else ex.key[:1]  # absolute: the scenario alone (anchors do not matter)
+    return _what_moved(key, comparison, int(k))
+
+
+def most_agreeing(ranking: pd.DataFrame, top: int) -> pd.DataFrame:
+    """The ``top`` samples whose neighbourhoods agree most, best first (ties: the wider Jaccard, then the lower
+    row), from :func:`what_moved`'s frame, ranked 1.. among themselves."""
+    wide = next(c for c in ranking.columns if c.startswith("jaccard@"))
+    frame = ranking.sort_values(["jaccard", wide, "row"], ascending=[False, False, True], kind="stable").head(top)
+    frame = frame.copy()
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    return frame
+
+
+def what_moved_csv(ranking: pd.DataFrame) -> pd.DataFrame:
+    """:func:`what_moved`'s frame for a download: without ``row``, every text cell safe to open in a spreadsheet."""
+    frame = ranking.drop(columns="row").copy()
+    for column in frame.columns:
+        if frame[column].dtype == object or str(frame[column].dtype).startswith("str"):
+            frame[column] = frame[column].map(lambda value: _csv_cell(str(value)))
+    return frame
+
+
+def thumbnail_url(image: Image.Image, size: int = 48) -> str:
+    """A small PNG of ``image`` as a ``data:`` URL (for an image column of a table)."""
+    import base64
+
+    copy = image.convert("RGB")
+    copy.thumbnail((size, size))
+    if max(copy.size) < size:  # tiny images (8 x 8 digits) are scaled up, pixels kept sharp
+        scale = size // max(copy.size)
+        copy = copy.resize((copy.width * scale, copy.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    copy.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def anchor_heatmaps(ex: Explorer) -> tuple[np.ndarray, np.ndarray]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
 
 from app.components import projection as proj
 from app.components import sidebar
+from app.components.export import csv_download
 from app.components.feedback import or_stop
 from app.components.progress import aligning_bars, encoding_bars
 from app.safety import md
@@ -14,8 +17,14 @@ from app.services import alignment, spaces
 from app.state import SAME, map_label
 from app.uploads import plot_name, spec_label
 
+if TYPE_CHECKING:  # pandas is imported where it is used (services build the frames)
+    import pandas as pd
+
 PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
 GALLERY_LIMIT = 24
+MOVED_TABLES = ("moved-changed", "moved-agreeing")  # the two tables' keys: a clicked row selects its sample
+MOVED_TOP = 15
+MOVED_K_MAX = 50
 
 
 def map_title(maps_kind: str, wanted: str) -> str:
@@ -138,12 +147,102 @@ def _selected_samples(live: bool) -> None:
                      hide_index=True, height=300)
 
 
+# ---- what moved -------------------------------------------------------------------------------------------------
+
+def _moved_choice() -> tuple[str, int]:
+    """The comparison and k of the What-moved tables (their widgets' values; defaults before they are drawn)."""
+    comparison = st.session_state.get("moved-comparison", "absolute")
+    k = int(st.session_state.get("moved-k", 10))
+    return comparison, max(1, min(k, len(data) - 1))
+
+
+def _moved_tables() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The full ranking and the two tables shown (key -> rows), for the current comparison and k."""
+    comparison, k = _moved_choice()
+    ranking = spaces.what_moved(ex, comparison, k)
+    tables = {MOVED_TABLES[0]: ranking.head(MOVED_TOP), MOVED_TABLES[1]: spaces.most_agreeing(ranking, MOVED_TOP)}
+    return ranking, tables
+
+
+def _table_rows(event) -> list[int] | None:
+    """Selected row positions of a table's selection event (``None`` when there is none)."""
+    if not event or "selection" not in event:
+        return None
+    return [int(r) for r in (event["selection"].get("rows") or [])]
+
+
+def _adopt_table_selection() -> None:
+    """A row clicked in a What-moved table becomes the shared selection (every panel highlights it).
+
+    Read dict-style from session state like the charts' events (:func:`proj.sync_selection`), and only when that
+    table's rows changed since the last run, so a later box or lasso in a panel is not undone by the table's
+    still-selected row; an emptied table clears only a selection it made."""
+    seen = st.session_state.setdefault("_moved_seen", {})
+    shown = None
+    for key in MOVED_TABLES:
+        rows = _table_rows(st.session_state.get(key))
+        if rows is None or seen.get(key) == tuple(rows):
+            continue
+        seen[key] = tuple(rows)
+        shown = shown or _moved_tables()[1]
+        frame = shown[key]
+        ids = [str(frame["id"].iloc[r]) for r in rows if 0 <= r < len(frame)]
+        if ids or st.session_state.get(proj.SOURCE_KEY) == key:
+            proj.set_selection(ids, source=key)
+
+
+def _moved_table(frame: pd.DataFrame, key: str, k: int) -> None:
+    columns = {"rank": st.column_config.NumberColumn("rank", width="small"),
+               "id": st.column_config.TextColumn("id"),
+               "label": st.column_config.TextColumn("label"),
+               "jaccard": st.column_config.NumberColumn(f"Jaccard@{k}", format="%.2f",
+                                                        help="shared neighbours / all neighbours of the two sets"),
+               "lost neighbours": st.column_config.TextColumn("lost neighbours", help="in A's k-NN, not in B's"),
+               **{c: st.column_config.NumberColumn(c.replace("jaccard", "Jaccard"), format="%.2f",
+                                                   help="the same with four times as many neighbours: orders ties")
+                  for c in frame.columns if c.startswith("jaccard@")},
+               "gained neighbours": st.column_config.TextColumn("gained neighbours", help="in B's k-NN, not in A's")}
+    shown = frame.drop(columns="row")
+    if data.modality == "text":
+        columns["text"] = st.column_config.TextColumn("text", width="medium")
+    else:  # data: URLs of PNG thumbnails made here, never a link from the data
+        shown.insert(3, "image", [spaces.thumbnail_url(data.items[int(i)]) for i in frame["row"]])
+        columns["image"] = st.column_config.ImageColumn("image", width="small")
+    st.dataframe(shown, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
+                 column_config=columns, height=35 * (len(shown) + 1) + 3, row_height=35)  # every row, no scroll
+
+
+def _what_moved() -> None:
+    """Two ranked tables (the samples whose neighbourhoods changed most, and agree most) and the full ranking as a
+    CSV. Selecting a row highlights its sample in every panel."""
+    st.subheader("What moved: neighbourhoods that changed most between A and B")
+    left, right = st.columns(2)
+    left.segmented_control("Compare", list(spaces.MOVED_COMPARISONS), key="moved-comparison", default="absolute",
+                           format_func=spaces.MOVED_COMPARISONS.get, required=True)
+    most = max(2, min(MOVED_K_MAX, len(data) - 1))
+    right.slider("Neighbours (k)", 1, most, key="moved-k", value=min(10, most))
+    comparison, k = _moved_choice()
+    ranking, tables = _moved_tables()
+    st.caption(f"For each sample, its {k} nearest neighbours (cosine) in A and in B, in "
+               f"{spaces.MOVED_COMPARISONS[comparison]}; Jaccard@{k} = shared / all neighbours of the two sets "
+               "(1: the same neighbourhood, 0: none in common). \"Lost\": neighbours in A that are not in B; "
+               "\"gained\": the reverse. Click a row to highlight the sample in every panel above.")
+    st.markdown(f"**Most changed** (lowest Jaccard@{k})")
+    _moved_table(tables[MOVED_TABLES[0]], MOVED_TABLES[0], k)
+    st.markdown(f"**Most agreeing** (highest Jaccard@{k})")
+    _moved_table(tables[MOVED_TABLES[1]], MOVED_TABLES[1], k)
+    csv_download(spaces.what_moved_csv(ranking), f"⬇ Full ranking ({len(ranking)} samples) as CSV",
+                 f"what-moved-{comparison}-k{k}.csv", key="moved-csv")
+
+
 @st.fragment
 def panels() -> None:
     """Selections rerun only this fragment: the other pages' work and the sidebar stay as they are."""
     if st.session_state.pop(sidebar.FULL_RERUN, False):
         st.rerun(scope="app")  # the anchors changed: the sidebar and every panel must follow
     proj.sync_selection(PANEL_KEYS)
+    if len(data) > 2:
+        _adopt_table_selection()
     if len(data) > proj.MAX_POINTS:
         st.warning(f"{len(data)} samples: the panels draw a random {proj.MAX_POINTS} of them (metrics use all).")
     colours = spaces.neighbour_agreement(ex) if settings.color_by == "agreement" else None
@@ -152,16 +251,18 @@ def panels() -> None:
                    "neighbours in the other space of the pair (1 = the same neighbourhood).")
     if settings.map_kind == "pca" or spaces.maps_ready(ex, settings.map_kind):
         _draw(spaces.panel_maps(ex, settings.map_kind), settings.map_kind, colours, select=True)
-        return
-    preview = st.empty()
-    with preview.container():
-        st.info(f"PCA shown while {map_label(settings.map_kind)} is computed…")
-        _draw(spaces.panel_maps(ex, "pca"), "pca", colours, select=False)
-    with st.status(f"Computing {map_label(settings.map_kind)} maps (cached on disk afterwards)…") as status:
-        maps = spaces.panel_maps(ex, settings.map_kind, progress=status.write)
-        status.update(label=f"{map_label(settings.map_kind)} maps ready", state="complete", expanded=False)
-    preview.empty()
-    _draw(maps, settings.map_kind, colours, select=True)
+    else:
+        preview = st.empty()
+        with preview.container():
+            st.info(f"PCA shown while {map_label(settings.map_kind)} is computed…")
+            _draw(spaces.panel_maps(ex, "pca"), "pca", colours, select=False)
+        with st.status(f"Computing {map_label(settings.map_kind)} maps (cached on disk afterwards)…") as status:
+            maps = spaces.panel_maps(ex, settings.map_kind, progress=status.write)
+            status.update(label=f"{map_label(settings.map_kind)} maps ready", state="complete", expanded=False)
+        preview.empty()
+        _draw(maps, settings.map_kind, colours, select=True)
+    if len(data) > 2:
+        _what_moved()
 
 
 panels()
