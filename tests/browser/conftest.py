@@ -59,11 +59,13 @@ def running_app(options: list[str], log_name: str, env: dict[str, str] | None = 
                 time.sleep(0.5)
             yield url
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # it may have exited already (its log says why)
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
 
 
 LOCAL_OPTIONS = ["--server.port", "{port}", "--server.address", "127.0.0.1", "--server.headless", "true",
