@@ -32,24 +32,37 @@ def _random(x: torch.Tensor, n: int, seed: int, labels: ArrayLike | None, metric
 
 @STRATEGIES.register("stratified")
 def _stratified(x: torch.Tensor, n: int, seed: int, labels: ArrayLike | None, metric: str) -> torch.Tensor:
-    """Equal numbers per class (the first ``n % C`` classes, in label order, get one more); needs labels."""
+    """As equal numbers per class as the classes allow (needs labels): an equal share each (the first ``n % C``
+    classes, in label order, one more); a class with fewer samples than its share gives all of them, and the rest
+    is shared the same way among the classes that have samples left."""
     if labels is None:
         raise InvalidParameterError("The 'stratified' strategy needs labels.")
-    labels, names = label_codes(labels, x.shape[0])
+    labels, _ = label_codes(labels, x.shape[0])
     classes = labels.unique()
-    per_class = torch.full((len(classes),), n // len(classes), dtype=torch.long)
-    per_class[: n % len(classes)] += 1
+    members = [torch.nonzero(labels == cls).squeeze(1) for cls in classes.tolist()]
+    per_class = _balanced_counts(n, [len(m) for m in members])
     generator = _generator(seed)
-    chosen = []
-    for cls, count in zip(classes.tolist(), per_class.tolist()):
-        members = torch.nonzero(labels == cls).squeeze(1)
-        if count > len(members):
-            raise AnchorIndexError(
-                f"Stratified anchors need {count} samples of class {names[cls]!r} but it has only {len(members)}; "
-                "ask for fewer anchors or use the 'random' strategy."
-            )
-        chosen.append(members[torch.randperm(len(members), generator=generator)[:count]])
-    return torch.cat(chosen)
+    return torch.cat([m[torch.randperm(len(m), generator=generator)[:count]] for m, count in zip(members, per_class)])
+
+
+def _balanced_counts(n: int, sizes: list[int]) -> list[int]:
+    """``n`` split over classes of ``sizes`` samples as equally as they allow (``n <= sum(sizes)``; water-filling):
+    a class that cannot take an equal share of what is left gives all it has, the others share the rest equally,
+    the earlier classes taking the remainder."""
+    counts, remaining, open_ = [0] * len(sizes), n, list(range(len(sizes)))
+    while open_:
+        share = remaining // len(open_)
+        short = [c for c in open_ if sizes[c] <= share]
+        if not short:
+            break
+        for c in short:
+            counts[c], remaining = sizes[c], remaining - sizes[c]
+        open_ = [c for c in open_ if c not in short]
+    if open_:
+        share, extra = divmod(remaining, len(open_))
+        for rank, c in enumerate(open_):
+            counts[c] = share + (rank < extra)
+    return counts
 
 
 def _pairwise(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
@@ -149,7 +162,8 @@ def select_anchors(x: ArrayLike, n: int, strategy: str = "random", labels: Array
     Args:
         x: embeddings of one space (the indices are then used in every space).
         n: number of anchors, 2 <= n <= N.
-        strategy: a name in :data:`STRATEGIES`: ``random``, ``stratified`` (equal per class; needs ``labels``),
+        strategy: a name in :data:`STRATEGIES`: ``random``, ``stratified`` (as equal per class as the classes
+            allow; needs ``labels``),
             ``kmeans`` (the sample nearest each k-means centroid) or ``fps`` (farthest point sampling).
         labels: ``[N]`` class labels (stratified only).
         seed: the same seed gives the same anchors.

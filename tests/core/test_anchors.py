@@ -31,8 +31,10 @@ def test_stratified_takes_equal_numbers_per_class():
     x, labels = _blobs()
     chosen = select_anchors(x, 14, "stratified", labels=torch.tensor(labels))
     assert np.bincount(labels[chosen.numpy()]).tolist() == [5, 5, 4]
-    with pytest.raises(AnchorIndexError, match="only 20"):
-        select_anchors(x, 66, "stratified", labels=labels)
+    # classes of 50, 30 and 20: 66 anchors take all 20 of the last, and 23 of each of the others
+    assert np.bincount(labels[select_anchors(x, 66, "stratified", labels=labels).numpy()]).tolist() == [23, 23, 20]
+    with pytest.raises(AnchorIndexError, match="only 100 samples"):
+        select_anchors(x, 101, "stratified", labels=labels)
     with pytest.raises(InvalidParameterError, match="needs labels"):
         select_anchors(x, 6, "stratified")
 
@@ -106,5 +108,21 @@ def test_stratified_accepts_any_hashable_labels():
     assert sorted(names[by_name.numpy()].tolist()) == ["ant"] * 3 + ["bee"] * 3 + ["cat"] * 2
     mixed = [1 if c % 2 else "one" for c in codes]  # not sortable together: numbered by first appearance
     assert len(select_anchors(x, 4, "stratified", labels=mixed)) == 4
-    with pytest.raises(AnchorIndexError, match="class 'rare'"):
-        select_anchors(x, 8, "stratified", labels=["rare"] + ["common"] * (len(names) - 1))
+    rare = np.array(["rare"] + ["common"] * (len(names) - 1))
+    assert sorted(rare[select_anchors(x, 8, "stratified", labels=rare).numpy()]) == ["common"] * 7 + ["rare"]
+
+
+def test_stratified_gives_a_short_class_all_it_has_and_shares_the_rest_equally():
+    """Hand-computed water-filling: classes of 2, 30 and 9 samples, 20 anchors -> 2, then 9, then 9 (the first
+    open class takes the odd one); every count reachable up to all samples, no class ever above its size."""
+    x = torch.randn(41, 3)
+    labels = np.array([0] * 2 + [1] * 30 + [2] * 9)
+    assert np.bincount(labels[select_anchors(x, 20, "stratified", labels=labels).numpy()]).tolist() == [2, 9, 9]
+    assert np.bincount(labels[select_anchors(x, 21, "stratified", labels=labels).numpy()]).tolist() == [2, 10, 9]
+    assert np.bincount(labels[select_anchors(x, 6, "stratified", labels=labels).numpy()]).tolist() == [2, 2, 2]
+    for n in range(2, 42):
+        chosen = select_anchors(x, n, "stratified", labels=labels, seed=n).numpy()
+        counts = np.bincount(labels[chosen], minlength=3)
+        assert len(set(chosen)) == n and (counts <= [2, 30, 9]).all()
+        # as equal as possible: a class is either full or within one of the largest count
+        assert ((counts == [2, 30, 9]) | (counts >= counts.max() - 1)).all(), (n, counts)
