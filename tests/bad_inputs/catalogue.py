@@ -159,7 +159,7 @@ def _lib_cases() -> None:
          (anchors_test,))(lambda: library(lambda: select_anchors(x, 5, "stratified", labels=[0, 1, 0])))
     rare = np.array(["common"] * 19 + ["rare"])
     case("anchors-stratified-rare-class", "library", "`select_anchors(x, 6, \"stratified\", labels)` where one "
-         "class has 1 sample", (anchors_test,))(
+         "class has 1 sample: it gives that one, the other classes share the rest", (anchors_test,))(
         lambda: library(lambda: select_anchors(x, 6, "stratified", labels=rare)))
     case("anchors-fps-metric", "library", "`select_anchors(x, 5, \"fps\", metric=\"manhattan\")`",
          (anchors_test,))(lambda: library(lambda: select_anchors(x, 5, "fps", metric="manhattan")))
