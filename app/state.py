@@ -19,6 +19,7 @@ from latent_core.relative import PRODUCTS, PROJECTIONS
 from latent_core.translate import TRANSLATORS
 
 COLOR_BY = ("label", "agreement")
+NO_ENCODER = ""  # encoder C's value when there is none (the URL may also say "none")
 MANUAL = policy.MANUAL  # the anchor "strategy" of the user's own picks
 PARALLEL, BOOTSTRAP, UNSUPERVISED = policy.PARALLEL, policy.BOOTSTRAP, policy.UNSUPERVISED
 SAME, DIFFERENT = policy.SAME, policy.DIFFERENT
@@ -83,6 +84,7 @@ class Settings:
     anchor_mode: str = policy.PARALLEL  # parallel anchors, a few known pairs + bootstrap, or none
     known_pairs: int = 10  # the bootstrap mode's known pairs
     sides: str = policy.SAME  # without parallel anchors: B holds the same samples (order hidden) or different ones
+    encoder_c: str = NO_ENCODER  # an optional third encoder of the same samples, for the atlas ("": none)
 
     @property
     def aligned(self) -> bool:
@@ -90,21 +92,26 @@ class Settings:
         return self.anchor_mode != policy.PARALLEL
 
     @property
+    def atlas_encoders(self) -> tuple[str, ...]:
+        """The encoders whose spaces the atlas merges: A, B, and C when one is chosen."""
+        return (self.encoder_a, self.encoder_b, *((self.encoder_c,) if self.encoder_c else ()))
+
+    @property
     def scenario(self) -> Scenario:
         """The expensive part (what must be embedded): the key of everything computed from it."""
         return Scenario(self.encoder_a, self.encoder_b, self.dataset, self.n_samples, self.seed)
 
 
-FORM_FIELDS = ("encoder_a", "encoder_b", "dataset", "n_samples", "seed")  # applied with one button
+FORM_FIELDS = ("encoder_a", "encoder_b", "encoder_c", "dataset", "n_samples", "seed")  # applied with one button
 LIVE_FIELDS = ("strategy", "n_anchors", "manual_anchors", "projection", "translator", "map_kind", "color_by",
                "anchor_mode", "known_pairs", "sides")
 QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples": "n", "seed": "seed",
                "strategy": "anchors", "n_anchors": "k", "manual_anchors": "manual", "projection": "proj",
                "translator": "tr", "map_kind": "map", "color_by": "color", "anchor_mode": "mode",
-               "known_pairs": "pairs", "sides": "sides"}
+               "known_pairs": "pairs", "sides": "sides", "encoder_c": "c"}
 CHOICE_FIELDS = ("strategy", "projection", "translator", "map_kind", "color_by", "anchor_mode", "sides")
 MANUAL_SEPARATOR = "|"
-SPEC_FIELDS = ("encoder_a", "encoder_b", "dataset")  # never echoed back: a refused one may be a server path
+SPEC_FIELDS = ("encoder_a", "encoder_b", "encoder_c", "dataset")  # never echoed: a refused one may be a server path
 PAGE_PARAMS = ("step",)  # URL parameters a page owns (the lesson step); kept when the settings are written
 
 
@@ -199,6 +206,8 @@ def _parse(name: str, raw: str, owned_uploads: Mapping[str, str]):
         if len(ids) > caps.max_manual_anchors:
             raise ValueError(f"{len(ids)} manual anchors (at most {caps.max_manual_anchors})")
         return ids
+    if name == "encoder_c" and raw.lower() in (NO_ENCODER, "none"):
+        return NO_ENCODER
     if not raw:
         raise ValueError("it is empty")
     role = "dataset" if name == "dataset" else "encoder"

@@ -13,6 +13,7 @@ from app.safety import md
 from app.state import PRESETS, Settings
 from latent_core.data import Dataset, list_datasets
 from latent_core.encoders import list_encoders
+from latent_core.modality import encoder_modality
 
 KEY = "w_{}".format
 URL_PROBLEMS = "_url_problems"
@@ -68,6 +69,14 @@ def _encoder_catalog() -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False)
+def _third_encoders(modality: str | None) -> dict[str, str]:
+    """Encoder C's choices: none, then the offline encoders of ``modality`` (every offline one when it is unknown,
+    e.g. A is an upload)."""
+    return {state.NO_ENCODER: "none", **{info.spec: info.label for info in list_encoders(available_only=True)
+                                         if info.offline and modality in (None, info.modality)}}
+
+
+@st.cache_data(show_spinner=False)
 def _dataset_options() -> dict[str, str]:
     options = {}
     for name, description, _offline in list_datasets():
@@ -112,6 +121,8 @@ def scenario_form() -> None:
             specs = _with_current(options, KEY(field))
             labels = {spec: _label(options, spec) for spec in specs}  # computed now: session state is read here
             st.selectbox(title, specs, key=KEY(field), format_func=labels.get)
+            if field == "encoder_b":
+                _third_encoder()
         caps = safety.limits()
         left, right = st.columns(2)
         left.number_input("Samples (0 = all)", min_value=0, max_value=caps.max_samples, step=500,
@@ -119,6 +130,18 @@ def scenario_form() -> None:
                                                      f"cached. At most {caps.max_samples:,} on this server.")
         right.number_input("Seed", min_value=0, max_value=caps.max_seed, step=1, key=KEY("seed"))
         st.form_submit_button("Apply", type="primary", width="stretch")
+
+
+def _third_encoder() -> None:
+    """Encoder C (optional): a third space of the same samples, merged with A and B into an atlas (Stitching lab,
+    Spaces page). Its choices read A's modality as the form holds it now."""
+    options = _third_encoders(encoder_modality(st.session_state.get(KEY("encoder_a"), "")))
+    specs = _with_current(options, KEY("encoder_c"))
+    labels = {spec: _label(options, spec) for spec in specs}
+    st.selectbox("Encoder C (optional, for the atlas)", specs, key=KEY("encoder_c"), format_func=labels.get,
+                 help="A third encoder of the same samples. The atlas merges the relative representations of A, B "
+                      "(and C) against the same anchors; the Stitching lab trains one head on it and tests it on each "
+                      "space alone.")
 
 
 FULL_RERUN = "_full_rerun"

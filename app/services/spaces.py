@@ -344,6 +344,54 @@ def _fill_maps(memo: OrderedDict, key: tuple, ex: Explorer, kind: str, progress)
     return memo[key]
 
 
+# ---- the atlas (Charts to Atlas) -------------------------------------------------------------------------------
+
+ATLAS_ROLES = ("A", "B", "C")  # the atlas's spaces, in Settings.atlas_encoders order
+
+
+def third_space(settings: Settings, tracker: Tracker | None = None) -> np.ndarray | None:
+    """``[N, D_c]`` encoder C's embeddings of the scenario's dataset (encoded if missing, reported through
+    ``tracker``), or None when no C is chosen."""
+    if not settings.encoder_c:
+        return None
+    return embeddings(settings.encoder_c, settings.scenario, role="Encoder C", tracker=tracker)
+
+
+def atlas_ready(ex: Explorer) -> bool:
+    """Whether :func:`atlas_map` is cheap now: parallel anchors, and C (if chosen) already loaded."""
+    settings = ex.settings
+    return not settings.aligned and (not settings.encoder_c or is_loaded(settings.encoder_c, settings.scenario))
+
+
+def atlas_map(ex: Explorer, tracker: Tracker | None = None) -> np.ndarray:
+    """``[N, 2]`` PCA map of the atlas: the mean of A's, B's (and C's) relative representations against the
+    explorer's anchors with the sidebar's projection (:class:`latent_core.atlas.Atlas`). Loads C first (reported
+    through ``tracker``). Parallel anchors only: C has no counterpart of the pairs an alignment finds.
+
+    Raises:
+        InvalidParameterError: the anchor mode is not parallel anchors.
+    """
+    settings = ex.settings
+    if settings.aligned:
+        raise InvalidParameterError("The atlas merges spaces relative to the same anchor samples: choose parallel "
+                                    "anchors in the sidebar to see it.")
+    third_space(settings, tracker)
+    return _atlas_map(settings.scenario, settings.atlas_encoders, tuple(int(i) for i in ex.anchor_idx),
+                      settings.projection)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _atlas_map(scenario: Scenario, encoders: tuple[str, ...], anchors: tuple[int, ...],
+               projection: str) -> np.ndarray:
+    from latent_core.atlas import Atlas
+
+    spaces = [embeddings(spec, scenario) for spec in encoders]
+    index = np.asarray(anchors)
+    merged = Atlas(projection).fit([x[index] for x in spaces]).merge(spaces)
+    coords, _ = map_2d("pca", merged, seed=scenario.seed)
+    return coords
+
+
 # ---- comparisons -----------------------------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -1,6 +1,7 @@
-"""Services of the Stitching lab: stitching tables, anchor curves, the confusion matrix of a stitched head, and
-live predictions (calibrated by temperature scaling, :mod:`latent_core.calibration`, with the stitched head's
-reliability diagram and ECE on the test samples). Results that take seconds to minutes are kept on disk
+"""Services of the Stitching lab: stitching tables, anchor curves, the atlas comparison (Charts to Atlas: one head on
+the merged spaces against each space's own), the confusion matrix of a stitched head, and live predictions
+(calibrated by temperature scaling, :mod:`latent_core.calibration`, with the stitched head's reliability diagram and
+ECE on the test samples). Results that take seconds to minutes are kept on disk
 (``LATENT_CACHE_DIR/stitching``) and in memory, keyed by everything that produces them. Anchors and the split come
 from :mod:`app.services.policy`.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from app import state
 from app.services import alignment, policy, spaces
 from app.services.policy import split_budget, test_size_for
 from app.state import Settings
+from latent_core.atlas import atlas_comparison, atlas_table
 from latent_core.cache import try_write_bytes
 from latent_core.calibration import (
     Calibrated,
@@ -190,6 +193,74 @@ def anchor_curves(settings: Settings, progress=None) -> pd.DataFrame:
     """Accuracy against the number of anchors, for each anchor strategy (seed = the sidebar's)."""
     n = len(spaces.scenario_data(settings.scenario))
     return _result(settings.scenario, sweep_spec_for(settings, n), progress)
+
+
+# ---- the atlas (Charts to Atlas) ------------------------------------------------------------------------------
+
+ATLAS_TOLERANCE = 0.02  # the issue's acceptance: the atlas head within this of each space's own head
+ATLAS_MEMO_SIZE = 16
+
+
+@st.cache_resource(show_spinner=False)
+def _atlas_memo() -> OrderedDict:
+    return OrderedDict()
+
+
+def atlas_key(settings: Settings) -> tuple:
+    """What the atlas comparison depends on: the scenario, the atlas's encoders, the split pages' anchor plan and the
+    sidebar's projection."""
+    plan = spaces.split_plan(settings)
+    return settings.scenario, settings.atlas_encoders, plan.count, plan.strategy, settings.projection
+
+
+def cached_atlas(settings: Settings) -> pd.DataFrame | None:
+    """The atlas comparison if it was computed in this process (None: it needs the button)."""
+    return _atlas_memo().get(atlas_key(settings))
+
+
+def atlas_results(settings: Settings, tracker: spaces.Tracker | None = None) -> pd.DataFrame:
+    """:func:`latent_core.atlas.atlas_comparison` of A, B (and C) on the split pages' split and anchors (parallel
+    anchors whatever the sidebar's anchor mode), a logistic head seeded with the scenario's seed: one row per (space
+    ``"A"``/``"B"``/``"C"``, method). Encodes C first when it is missing (reported through ``tracker``)."""
+    key = atlas_key(settings)
+    memo = _atlas_memo()
+    with spaces.keyed_lock(("atlas", *key)):
+        if key not in memo:
+            spaces.third_space(settings, tracker)
+            data = spaces.scenario_data(settings.scenario)
+            matrices = [spaces.embeddings(spec, settings.scenario) for spec in settings.atlas_encoders]
+            split, anchors = spaces.split(settings), spaces.split_anchors(settings)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                memo[key] = atlas_comparison(matrices, data.labels, anchor_idx=anchors, train_idx=split.train,
+                                             test_idx=split.test, projection=settings.projection,
+                                             seed=settings.seed, names=spaces.ATLAS_ROLES[:len(matrices)])
+            while len(memo) > ATLAS_MEMO_SIZE:
+                memo.popitem(last=False)
+        memo.move_to_end(key)
+        return memo[key]
+
+
+def atlas_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per space, one column per head (accuracy on that space's test samples), and ``atlas - own``."""
+    return atlas_table(results)
+
+
+@dataclass
+class AtlasVerdict:
+    """Does the paper's claim hold here: the atlas head within ``tolerance`` of each space's own head?"""
+
+    holds: bool
+    worst_space: str  # the space where the atlas head falls furthest below its own head
+    worst_gap: float  # atlas - own there (negative: the atlas head is worse)
+    tolerance: float
+
+
+def atlas_verdict(summary: pd.DataFrame, tolerance: float = ATLAS_TOLERANCE) -> AtlasVerdict:
+    """The claim's check on :func:`atlas_summary`'s table."""
+    worst = summary.loc[summary["atlas - own"].idxmin()]
+    return AtlasVerdict(bool((summary["atlas - own"] >= -tolerance).all()), str(worst["space"]),
+                        float(worst["atlas - own"]), tolerance)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Spaces: absolute A and B (unrelated coordinates), relative A and B (one map), and B translated into A."""
+"""Spaces: absolute A and B (unrelated coordinates), relative A and B (one map), the atlas (A, B and C merged), and B
+translated into A."""
 
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ import streamlit as st
 from app.components import projection as proj
 from app.components import sidebar
 from app.components.export import csv_download
-from app.components.feedback import or_stop
+from app.components.feedback import or_stop, show_error
 from app.components.progress import aligning_bars, encoding_bars
 from app.safety import md
 from app.services import alignment, spaces
 from app.state import SAME, map_label
 from app.uploads import plot_name, spec_label
+from latent_core.errors import LatentCoreError
 
 if TYPE_CHECKING:  # pandas is imported where it is used (services build the frames)
     import pandas as pd
 
 PANEL_KEYS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
+ATLAS_KEY = "panel-atlas"  # the atlas's map (drawn when encoder C is chosen, or on the toggle)
+ATLAS_TOGGLE = "show-atlas"
 GALLERY_LIMIT = 24
 MOVED_TABLES = ("moved-changed", "moved-agreeing")  # the two tables' keys: a clicked row selects its sample
 MOVED_TOP = 15
@@ -66,7 +70,7 @@ for note in ex.notes:
 
 
 def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.ndarray] | None, *,
-          select: bool) -> None:
+          select: bool, atlas: np.ndarray | None = None) -> None:
     rows = proj.display_index(len(data), seed=settings.seed)
     chosen = set(proj.selected_ids())
     selected = np.array([i in chosen for i in data.ids], dtype=bool)
@@ -104,6 +108,8 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
     panel(left, PANEL_KEYS[2], maps["rel_a"], f"relative A ({kind})", "relative-a", colour("relative"))
     panel(right, PANEL_KEYS[3], maps["rel_b"], f"relative B, placed by A's map ({kind})", "relative-b",
           colour("relative"), anchors=ex.anchors_b)
+    if atlas is not None:
+        _atlas_panel(panel, atlas)
     st.subheader("Translation: B mapped into A")
     left, right = st.columns([3, 2])
     panel(left, PANEL_KEYS[4], maps["abs_a"], f"A (●) and B translated into A (✕), {translator_text} ({kind})",
@@ -118,6 +124,41 @@ def _draw(maps: dict[str, np.ndarray], maps_kind: str, colours: dict[str, np.nda
                        "space; both are drawn with A's map. Select points (box or lasso) to see a line from each "
                        "sample in A to where its B vector lands.")
         _selected_samples(select)
+
+
+def _atlas_panel(panel, coords: np.ndarray) -> None:
+    """The atlas's own PCA map beside the caption saying what it merges."""
+    st.subheader("Atlas: the relative spaces merged")
+    roles = dict(zip(spaces.ATLAS_ROLES, settings.atlas_encoders))
+    left, right = st.columns([3, 2])
+    panel(left, ATLAS_KEY, coords, f"atlas of {' + '.join(roles)} (PCA)", "atlas")
+    with right:
+        st.caption(f"Charts to Atlas: each sample's {settings.projection} similarities to the same "
+                   f"{len(ex.anchor_idx)} anchors, averaged over "
+                   + ", ".join(f"{role} = {md(spec_label(spec))}" for role, spec in roles.items())
+                   + ". Every space's relative representation lives in these coordinates, so one classifier trained "
+                     "on the atlas reads each space alone (the Stitching lab measures it). Coloured by label; drawn "
+                     "with its own PCA, which is instant.")
+        if len(roles) < 3:
+            st.caption("Choose an Encoder C in the sidebar to merge a third space.")
+
+
+def _atlas_coords() -> np.ndarray | None:
+    """The atlas map when it is shown (encoder C chosen, or the toggle on), encoding C first if needed; None when
+    hidden or impossible (the reason is shown)."""
+    if settings.aligned:
+        if settings.encoder_c:
+            st.caption("The atlas needs parallel anchors (encoder C has no counterpart of the pairs an alignment "
+                       "finds): choose parallel anchors in the sidebar to see it.")
+        return None
+    if not settings.encoder_c and not st.toggle("Show the atlas of A and B (the two relative spaces merged)",
+                                                key=ATLAS_TOGGLE):
+        return None
+    try:
+        return spaces.atlas_map(ex, encoding_bars(st.container()))
+    except LatentCoreError as error:
+        show_error(error)
+        return None
 
 
 def _selected_samples(live: bool) -> None:
@@ -240,7 +281,7 @@ def panels() -> None:
     """Selections rerun only this fragment: the other pages' work and the sidebar stay as they are."""
     if st.session_state.pop(sidebar.FULL_RERUN, False):
         st.rerun(scope="app")  # the anchors changed: the sidebar and every panel must follow
-    proj.sync_selection(PANEL_KEYS)
+    proj.sync_selection((*PANEL_KEYS, ATLAS_KEY))
     if len(data) > 2:
         _adopt_table_selection()
     if len(data) > proj.MAX_POINTS:
@@ -249,18 +290,19 @@ def panels() -> None:
     if settings.color_by == "agreement":
         st.caption("Colour: for each sample, the fraction of its 10 nearest neighbours that are also its "
                    "neighbours in the other space of the pair (1 = the same neighbourhood).")
+    atlas = _atlas_coords()
     if settings.map_kind == "pca" or spaces.maps_ready(ex, settings.map_kind):
-        _draw(spaces.panel_maps(ex, settings.map_kind), settings.map_kind, colours, select=True)
+        _draw(spaces.panel_maps(ex, settings.map_kind), settings.map_kind, colours, select=True, atlas=atlas)
     else:
         preview = st.empty()
         with preview.container():
             st.info(f"PCA shown while {map_label(settings.map_kind)} is computed…")
-            _draw(spaces.panel_maps(ex, "pca"), "pca", colours, select=False)
+            _draw(spaces.panel_maps(ex, "pca"), "pca", colours, select=False, atlas=atlas)
         with st.status(f"Computing {map_label(settings.map_kind)} maps (cached on disk afterwards)…") as status:
             maps = spaces.panel_maps(ex, settings.map_kind, progress=status.write)
             status.update(label=f"{map_label(settings.map_kind)} maps ready", state="complete", expanded=False)
         preview.empty()
-        _draw(maps, settings.map_kind, colours, select=True)
+        _draw(maps, settings.map_kind, colours, select=True, atlas=atlas)
     if len(data) > 2:
         _what_moved()
 

@@ -1,6 +1,6 @@
 """Stitching lab: live stitched predictions on your own input (calibrated), the confusion matrix and the reliability
-diagram of the stitched head, the stitching table over seeds, and accuracy against the number and choice of
-anchors."""
+diagram of the stitched head, the stitching table over seeds, the atlas comparison (one head on A, B and C merged),
+and accuracy against the number and choice of anchors."""
 
 from __future__ import annotations
 
@@ -311,6 +311,43 @@ def stitching_table() -> None:
     csv_download(results, "⬇ All runs as CSV", "stitching-runs.csv", key="table-csv")
 
 
+def atlas_section() -> None:
+    """Charts to Atlas: one head trained on the merged relative spaces, tested on each space alone, against each
+    space's own head (and A's head read through the space, for context)."""
+    st.subheader("Atlas: one head for every space")
+    roles = dict(zip(spaces.ATLAS_ROLES, settings.atlas_encoders))
+    st.caption(" · ".join(f"{role} = {md(spec_label(spec))}" for role, spec in roles.items())
+               + (" · choose an Encoder C in the sidebar to merge a third space." if len(roles) < 3 else ""))
+    results = stitching.cached_atlas(settings)
+    if results is None:
+        st.info(f"The atlas merges the relative representations of {', '.join(roles)} against the same "
+                f"{plan.count} anchors (their mean); one logistic head is trained on it and tested on each space "
+                f"alone, beside {len(roles) + 1} heads trained on single spaces. A few seconds once the spaces are "
+                "encoded.")
+        if not st.button("Compare the atlas head with each space's own", type="primary", key="atlas-run"):
+            return
+        try:
+            results = stitching.atlas_results(settings, encoding_bars(st.container()))
+        except LatentCoreError as error:
+            show_error(error)
+            return
+    summary = stitching.atlas_summary(results)
+    st.dataframe(summary.style.format(precision=3), hide_index=True, width="stretch", key="atlas-table")
+    verdict = stitching.atlas_verdict(summary)
+    first = results.iloc[0]
+    outcome = (f"it holds here: the atlas head is within {verdict.tolerance:.2f} of every space's own head "
+               f"(largest shortfall {max(0.0, -verdict.worst_gap):.3f}, on {verdict.worst_space})" if verdict.holds
+               else f"it does not hold here: on {verdict.worst_space} the atlas head is {-verdict.worst_gap:.3f} "
+               f"below that space's own head (more than {verdict.tolerance:.2f})")
+    st.markdown(f"Crisostomi et al. (2023) claim that one head trained on the atlas reads each space about as well "
+                f"as a head trained on that space alone; {outcome}.")
+    st.caption(f"Accuracy on the {int(first['n_test'])} test samples of each space's relative representation "
+               f"({settings.projection}, {int(first['n_anchors'])} anchors, {int(first['n_train'])} training "
+               "samples, one split: the scenario's seed). 'stitched from A': A's own head on the space's relative "
+               f"vectors. Chance {first['chance']:.3f}.")
+    csv_download(results, "⬇ Atlas comparison as CSV", "atlas-comparison.csv", key="atlas-csv")
+
+
 def anchor_curves() -> None:
     st.subheader("How many anchors, and which?")
     sweep = stitching.cached_sweep(settings, len(data))
@@ -362,5 +399,7 @@ if settings.aligned:
     st.caption("The table and curves below use true parallel anchors: the reference the alignment is measured "
                "against.")
 stitching_table()
+st.divider()
+atlas_section()
 st.divider()
 anchor_curves()

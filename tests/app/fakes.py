@@ -1,8 +1,9 @@
 """Tiny fake encoders for AppTest: fast, deterministic, no model files.
 
 ``fake:text-a`` / ``fake:text-b`` hash words into 64 bins; ``fake:image-a`` / ``fake:image-b`` shrink an image
-to 8 x 8 grey pixels. Each name then applies its own seeded random linear map (and ``-b`` a tanh), so A and B
-are two different spaces of the same samples, related by an (almost) linear map, like real encoders.
+to 8 x 8 grey pixels (``-c`` of either: a third space, the atlas's encoder C). Each name then applies its own
+seeded random linear map (and ``-b`` a tanh), so A and B are two different spaces of the same samples, related by
+an (almost) linear map, like real encoders.
 Importing this module registers the backend in this process (AppTest runs the app in the same process).
 """
 
@@ -18,7 +19,7 @@ from latent_core.encoders.base import Encoder, register_backend
 from latent_core.errors import UnknownEncoderError
 
 FEATURES = 64
-DIMS = {"a": 32, "b": 48}
+DIMS = {"a": 32, "b": 48, "c": 24}  # c: a third space (the atlas's encoder C)
 
 
 class FakeEncoder(Encoder):
@@ -26,7 +27,7 @@ class FakeEncoder(Encoder):
         super().__init__(device)
         modality, _, variant = name.partition("-")
         if modality not in ("text", "image") or variant not in DIMS:
-            raise UnknownEncoderError(f"Unknown fake encoder {name!r}: use fake:text-a|text-b|image-a|image-b.")
+            raise UnknownEncoderError(f"Unknown fake encoder {name!r}: use fake:<text|image>-<a|b|c>.")
         self.spec, self.modality, self.variant, self.dim = f"fake:{name}", modality, variant, DIMS[variant]
         rng = np.random.default_rng(zlib.crc32(name.encode()))
         self.matrix = rng.normal(size=(FEATURES, self.dim)).astype(np.float32)

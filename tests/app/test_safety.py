@@ -31,6 +31,8 @@ MALICIOUS = {
     "relative model folder": {"b": "st:./app"},
     "parent model folder": {"b": "st:../../etc"},
     "clip local dir": {"a": "clip:local-dir:/etc/none:image"},
+    "model folder as encoder C": {"c": "st:/etc"},
+    "missing model folder as encoder C": {"c": "st:/nonexistent/model"},
     "foreign upload": {"data": "upload:0123456789abcdef0123"},
     "markdown link in an encoder": {"a": "x:[Your session expired - click here](http://127.0.0.1:9/login) "
                                           "![](http://127.0.0.1:9/track.png)"},
@@ -43,7 +45,8 @@ MALICIOUS = {
     "lesson step markup": {"step": "[x](http://127.0.0.1:9/)"},
 }
 SAME_MESSAGE = [("passwd as embeddings", "missing file as embeddings"), ("zip path", "missing zip path"),
-                ("model folder", "parent model folder")]
+                ("model folder", "parent model folder"),
+                ("model folder as encoder C", "missing model folder as encoder C")]
 
 
 # ---- unit: escaping, cutting, admission ---------------------------------------------------------------------
