@@ -16,18 +16,30 @@ FIXED_COLUMNS = {  # method -> column of the papers' tables; the translators' co
     "absolute": "absolute",
     "relative:cosine": "relative",
     "relative:cosine+center": "relative (centred)",
+    "relative:angular": "angular",  # the single projections and the products of invariances follow the translators
+    "relative:euclidean": "euclidean",
+    "relative:l1": "L1",
+    "relative:linf": "L-inf",
+    "relative:product": "product",
+    "relative:product-mean": "product-mean",
+    "relative:product-select": "product-select",
 }
+PAPER_COLUMNS = 3  # the first FIXED_COLUMNS, then the translators', then the rest of FIXED_COLUMNS
 
 
 def table_columns() -> dict[str, str]:
-    """Method -> column of the stitching table, in column order: :data:`FIXED_COLUMNS`, then one per registered
-    translator (its ``column`` metadata: procrustes -> ortho, lortho -> l-ortho...), read now. The alias
-    ``inverse_relative`` shares ``translate:inverse_relative``'s column."""
-    columns = dict(FIXED_COLUMNS)
+    """Method -> column of the stitching table, in column order: the first :data:`PAPER_COLUMNS` of
+    :data:`FIXED_COLUMNS` (absolute, relative, relative centred), one per registered translator (its ``column``
+    metadata: procrustes -> ortho, lortho -> l-ortho...), read now, then the rest of :data:`FIXED_COLUMNS` (the other
+    single projections and the products of invariances). The alias ``inverse_relative`` shares
+    ``translate:inverse_relative``'s column."""
+    fixed = list(FIXED_COLUMNS.items())
+    columns = dict(fixed[:PAPER_COLUMNS])
     for name in TRANSLATORS:
         columns[f"translate:{name}"] = TRANSLATORS.meta(name)["column"]
     if "inverse_relative" in TRANSLATORS:
         columns["inverse_relative"] = columns["translate:inverse_relative"]
+    columns.update(fixed[PAPER_COLUMNS:])
     return columns
 
 
@@ -49,11 +61,14 @@ def _method_cell(chosen: pd.DataFrame, no_stitch: float) -> str:
 
 
 def stitching_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows: dataset and encoder pair; columns: no-stitch, then one per method: its stitched accuracy (mean ± std
-    over seeds) and, in brackets, its own no-stitch (see :data:`FAILED_HEAD_NOTE`)."""
+    """Rows: dataset and encoder pair (B's transform in brackets when the rows carry ``b_transform``); columns:
+    no-stitch, then one per method: its stitched accuracy (mean ± std over seeds) and, in brackets, its own no-stitch
+    (see :data:`FAILED_HEAD_NOTE`)."""
     columns, rows = table_columns(), []
     for (dataset, spec_a, spec_b), group in results.groupby(["dataset", "encoder_a", "encoder_b"], sort=False):
-        row = {"dataset": dataset, "A → B": f"{short_name(spec_a)} → {short_name(spec_b)}"}
+        transform = group.b_transform.iloc[0] if "b_transform" in group else None
+        suffix = f" ({transform})" if isinstance(transform, str) and transform else ""
+        row = {"dataset": dataset, "A → B": f"{short_name(spec_a)} → {short_name(spec_b)}{suffix}"}
         absolute = group[group.method == "absolute"]
         reference = (absolute if len(absolute) else group).groupby("seed").a_accuracy.first()
         row["no-stitch"] = _cell(reference)
@@ -215,7 +230,7 @@ def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Pa
         table = stitching_table(experiment.results)
         intro = (f"Zero-shot stitching accuracy, {scenario.name}: head trained on A, tested on B "
                  f"({scenario.n_anchors} anchors, {scenario.head} head, mean ± std over seeds {scenario.seeds}). "
-                 f"{FAILED_HEAD_NOTE}")
+                 f"{scenario.describe_b_transform() + ' ' if scenario.b_transform else ''}{FAILED_HEAD_NOTE}")
     elif scenario.kind == "asif":
         table = crossmodal_table(experiment.results, experiment.sweep)
         intro = (f"Zero-shot image classification from captions (ASIF, top-{scenario.topk}, power {scenario.power}) "

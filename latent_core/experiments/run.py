@@ -80,19 +80,44 @@ def sweep_counts(scenario: ExperimentScenario, n_samples: int) -> list[int]:
     return counts + ([limit] if limit > 1.25 * counts[-1] else [])  # the data's maximum, unless crowded
 
 
+def shift_scale(space: torch.Tensor, seed: int, log_scale: float, shift: float) -> torch.Tensor:
+    """``space * s + t`` with, per dimension j, ``s_j = exp(log_scale * z_j)`` and ``t_j = shift * std_j * w_j``
+    (``z, w ~ N(0, 1)`` drawn in that order from ``numpy.random.default_rng(seed)``; ``std_j``: the population std
+    of ``space``'s column j). ``space: [N, D]`` -> ``[N, D]`` float32, computed in float64."""
+    x = space.detach().cpu().double().numpy()
+    rng = np.random.default_rng(seed)
+    scale = np.exp(log_scale * rng.standard_normal(x.shape[1]))
+    translation = shift * x.std(axis=0) * rng.standard_normal(x.shape[1])
+    return torch.from_numpy(x * scale + translation).float()
+
+
+def transform_space(space: torch.Tensor, scenario: ExperimentScenario) -> torch.Tensor:
+    """A pair's B space under the scenario's ``b_transform`` (:data:`latent_core.experiments.scenarios.B_TRANSFORMS`;
+    None: ``space`` itself). ``[N, D]`` -> ``[N, D]``."""
+    if scenario.b_transform is None:
+        return space
+    if scenario.b_transform == "shift-scale":
+        return shift_scale(space, scenario.b_transform_seed, scenario.b_log_scale, scenario.b_shift)
+    raise ConfigError(f"Scenario {scenario.name!r}: unknown b_transform {scenario.b_transform!r}.")
+
+
 def run_stitching(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
+    """Every pair's table (and the first ``sweep_pairs`` pairs' anchor sweeps); B is transformed first when the
+    scenario says so (:func:`transform_space`: the rows then carry ``b_transform``)."""
     dataset = load_dataset(scenario.dataset, n=scenario.n_samples, seed=scenario.sample_seed)
     check_encoders([(spec, "items") for spec in scenario.encoders()], dataset, scenario.dataset)
     spaces = {spec: embed(spec, dataset, verbose=verbose) for spec in scenario.encoders()}
+    transformed = {spec: transform_space(spaces[spec], scenario) for spec in {b for _, b in scenario.pairs}}
     frames, sweeps = [], []
     for number, (spec_a, spec_b) in enumerate(scenario.pairs):
-        frame = stitch_benchmark(spaces[spec_a], spaces[spec_b], dataset.labels, methods=scenario.methods,
+        frame = stitch_benchmark(spaces[spec_a], transformed[spec_b], dataset.labels, methods=scenario.methods,
                                  n_anchors=scenario.n_anchors, strategy=scenario.strategy,
                                  test_size=scenario.test_size, seeds=scenario.seeds, head=scenario.head,
                                  progress=_bar(f"stitch {number + 1}/{len(scenario.pairs)}", verbose))
-        frames.append(frame.assign(dataset=dataset.name, encoder_a=spec_a, encoder_b=spec_b))
+        frame = frame.assign(dataset=dataset.name, encoder_a=spec_a, encoder_b=spec_b)
+        frames.append(frame.assign(b_transform=scenario.b_transform) if scenario.b_transform else frame)
         if number < scenario.sweep_pairs:
-            sweep = anchor_sweep(spaces[spec_a], spaces[spec_b], dataset.labels,
+            sweep = anchor_sweep(spaces[spec_a], transformed[spec_b], dataset.labels,
                                  counts=sweep_counts(scenario, len(dataset)), methods=scenario.sweep_methods,
                                  strategies=scenario.sweep_strategies, test_size=scenario.test_size,
                                  seeds=scenario.sweep_seeds, head=scenario.head,

@@ -6,6 +6,12 @@ modality), ``asif`` (image classification from captions through anchor pairs), `
 and another image encoder stitched into CLIP's image space) or ``alignment`` (few and zero anchors: each pair
 aligned from ``n_seed_pairs`` known pairs and from none, both directions, against ``n_anchors`` true anchors;
 :mod:`latent_core.experiments.alignment`).
+
+A stitching scenario may transform every pair's B space after embedding (``b_transform``, :data:`B_TRANSFORMS`):
+``shift-scale`` rescales each dimension j by ``exp(N(0, b_log_scale^2))`` and translates it by
+``N(0, (b_shift * std_j)^2)`` (``std_j``: B's own std of dimension j over the dataset), drawn from
+``b_transform_seed`` (one draw per B encoder, the same in every pair and seed): the translation breaks cosine, while
+distances only bend under the rescaling. The built-in ``text-bbc-shift-scale`` runs it.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from latent_core.anchors import STRATEGIES
 from latent_core.encoders.base import split_spec
 from latent_core.errors import ConfigError, InvalidParameterError
 from latent_core.heads import HEADS
-from latent_core.stitching import default_methods, parse_method
+from latent_core.stitching import default_methods, parse_method, table_methods
 from latent_core.translate import TRANSLATORS
 
 MINILM = "st:sentence-transformers/all-MiniLM-L6-v2"
@@ -64,6 +70,19 @@ class ExperimentScenario:
     sides: list[str] = field(default_factory=lambda: ["same", "different"])
     n_seed_pairs: int = 10
     unpaired_method: str = "auto"
+    # stitching: a transform of every pair's B space after embedding (None: B as embedded)
+    b_transform: str | None = None
+    b_transform_seed: int = 0
+    b_log_scale: float = 0.3  # std of log(per-dimension scale)
+    b_shift: float = 2.0  # std of the per-dimension translation, in units of that dimension's std
+
+    def describe_b_transform(self) -> str:
+        """The B transform in words (empty when there is none), for the report's intro line."""
+        if self.b_transform is None:
+            return ""
+        return (f"B is transformed after embedding ({self.b_transform}, seed {self.b_transform_seed}): per dimension "
+                f"j, B_j * exp(N(0, {self.b_log_scale:g}^2)) + N(0, ({self.b_shift:g} std_j)^2), std_j being B's own "
+                f"std of dimension j over the dataset.")
 
     def encoders(self) -> list[str]:
         if self.kind in ("stitching", "alignment"):
@@ -94,6 +113,9 @@ class ExperimentScenario:
                     parse_method(method)
                 except InvalidParameterError as error:
                     raise ConfigError(f"Scenario {self.name!r}: {field_name}: {error}") from None
+        if self.b_transform is not None and self.kind != "stitching":
+            raise ConfigError(f"Scenario {self.name!r}: b_transform applies to stitching scenarios only, not "
+                              f"{self.kind!r}.")
         for spec in self.encoders():
             split_spec(spec)  # UnknownEncoderError for a spec without a backend, before any encoding
         return self
@@ -139,6 +161,7 @@ def _choices(options):
 
 
 KINDS = ("stitching", "asif", "clip", "alignment")
+B_TRANSFORMS = ("shift-scale",)  # applied by latent_core.experiments.run.transform_space
 
 # field -> (check, what is expected, or a function saying it): every field of ExperimentScenario, checked by validate().
 _FIELD_CHECKS = {
@@ -175,17 +198,32 @@ _FIELD_CHECKS = {
     "n_seed_pairs": (lambda v: _is_int(v, 3), "an integer of at least 3 (known pairs to bootstrap from)"),
     "unpaired_method": (lambda v: v == "auto" or _one_of(_unpaired_methods())(v),  # no POT import for the default
                         lambda: f"one of {', '.join(repr(m) for m in _unpaired_methods())}"),
+    "b_transform": (lambda v: v is None or _one_of(B_TRANSFORMS)(v),
+                    f"one of {', '.join(repr(t) for t in B_TRANSFORMS)} (or absent for none)"),
+    "b_transform_seed": (_is_int, "an integer"),
+    "b_log_scale": (lambda v: _is_number(v) and v >= 0, "a non-negative number"),
+    "b_shift": (lambda v: _is_number(v) and v >= 0, "a non-negative number"),
 }
+
+
+def stitching_methods() -> list[str]:
+    """The built-in stitching scenarios' methods: absolute, relative cosine (plain and centred), the other single
+    relative projections (angular, euclidean, L1, L-inf), the products of invariances (``product``,
+    ``product-mean``, ``product-select``) and every registered translator
+    (:func:`latent_core.stitching.table_methods`, read now). A scenario file without ``methods`` keeps the shorter
+    :func:`latent_core.stitching.default_methods`."""
+    return list(table_methods())
 
 
 BUILTIN: dict[str, ExperimentScenario] = {
     "text-bbc": ExperimentScenario(
-        name="text-bbc", dataset="bbc", n_samples=None, test_size=900, n_anchors=300,
+        name="text-bbc", dataset="bbc", n_samples=None, test_size=900, n_anchors=300, methods=stitching_methods(),
         pairs=[[MINILM, MPNET], [MPNET, MINILM], [MINILM, E5], [E5, MINILM], [MINILM, L3], [L3, MINILM],
                [MINILM, GLOVE], [GLOVE, MINILM]],
     ),
     "image-fashion": ExperimentScenario(
         name="image-fashion", dataset="fashion-mnist", n_samples=3000, test_size=1500, n_anchors=300,
+        methods=stitching_methods(),
         pairs=[["effnet:lite0", "effnet:lite2"], ["effnet:lite2", "effnet:lite0"]],
     ),
     "crossmodal-asif": ExperimentScenario(
@@ -202,7 +240,18 @@ BUILTIN: dict[str, ExperimentScenario] = {
         name="align-fashion", kind="alignment", dataset="fashion-mnist", n_samples=2200, test_size=900,
         n_anchors=300, pairs=[["effnet:lite0", "effnet:lite2"]],
     ),
+    "text-bbc-shift-scale": ExperimentScenario(  # cosine's invariance broken on purpose: what the products buy
+        name="text-bbc-shift-scale", dataset="bbc", n_samples=None, test_size=900, n_anchors=300,
+        methods=stitching_methods(), pairs=[[MINILM, MINILM], [MINILM, MPNET], [MPNET, MINILM]], sweep_pairs=0,
+        b_transform="shift-scale", b_transform_seed=0, b_log_scale=0.3, b_shift=2.0,
+    ),
 }
+
+
+def scenario_names() -> list[str]:
+    """Every scenario :func:`load_scenario` knows by name."""
+    return list(BUILTIN)
+
 
 CROSSMODAL_SCENARIO = dataclasses.replace(
     BUILTIN["crossmodal-asif"], name="crossmodal-page", n_samples=1000, sample_seed=0,

@@ -27,7 +27,8 @@ sweep_strategies = ["random", "kmeans"]
 """
 
 def test_builtin_scenarios_and_files(tmp_path):
-    assert set(BUILTIN) == {"text-bbc", "image-fashion", "crossmodal-asif", "align-bbc", "align-fashion"}
+    assert set(BUILTIN) == {"text-bbc", "image-fashion", "crossmodal-asif", "align-bbc", "align-fashion",
+                            "text-bbc-shift-scale"}
     text = load_scenario("text-bbc")
     assert [MINILM, "st:sentence-transformers/all-mpnet-base-v2"] in text.pairs and text.test_size >= 900
     (tmp_path / "s.toml").write_text(QUICK_TOML)
@@ -179,4 +180,98 @@ def test_the_stitching_table_shows_each_methods_own_no_stitch_and_flags_failed_h
     assert table["no-stitch"] == "0.960 ± 0.010"
     assert table["absolute"] == "0.500 ± 0.000 (A: 0.960)"
     assert table["relative"] == "0.850 ± 0.050 (A: 0.910)"  # 0.05 below the absolute no-stitch: not flagged
-    assert table["relative:l1"] == "0.490 ± 0.000 (A: 0.490 ⚠)"
+    assert table["L1"] == "0.490 ± 0.000 (A: 0.490 ⚠)"
+
+
+# ---- the products of invariances in the experiments, and a scenario where cosine is the wrong invariance ----------
+
+def test_builtin_stitching_scenarios_run_every_projection_and_product_each_with_a_readable_column():
+    from latent_core.experiments import report
+
+    new = {"relative:angular": "angular", "relative:euclidean": "euclidean", "relative:l1": "L1",
+           "relative:linf": "L-inf", "relative:product": "product", "relative:product-mean": "product-mean",
+           "relative:product-select": "product-select"}
+    columns = report.table_columns()
+    assert {method: columns[method] for method in new} == new
+    order = list(columns.values())  # the papers' columns and the translators' first, as before
+    assert order[:4] == ["absolute", "relative", "relative (centred)", "ortho"]
+    assert order.index("inverse-relative") < order.index("angular") < order.index("product-select")
+    for scenario in (BUILTIN["text-bbc"], BUILTIN["image-fashion"], BUILTIN["text-bbc-shift-scale"]):
+        assert set(new) <= set(scenario.methods) and {"absolute", "relative:cosine"} <= set(scenario.methods)
+        assert all(method in columns for method in scenario.methods), scenario.name  # no raw method names
+    rows = [{"dataset": "toy", "encoder_a": "st:org/a", "encoder_b": "st:org/b", "seed": 0, "chance": 0.25,
+             "method": method, "accuracy": 0.5 + i / 100, "a_accuracy": 0.9} for i, method in
+            enumerate(["absolute", *new])]
+    table = report.stitching_table(pd.DataFrame(rows))
+    assert list(table.columns) == ["dataset", "A → B", "no-stitch", "absolute", *new.values(), "chance"]
+    assert table.iloc[0]["product-select"] == "0.570 (A: 0.900)"
+
+
+def test_shift_scale_transform_matches_a_numpy_reference():
+    import importlib
+
+    import numpy as np
+    import torch
+
+    run_module = importlib.import_module("latent_core.experiments.run")
+    x = np.random.default_rng(7).normal(size=(20, 5)) * [1, 2, 3, 4, 5] + 10
+    rng = np.random.default_rng(3)
+    z, w = rng.normal(size=5), rng.normal(size=5)
+    expected = x * np.exp(0.3 * z) + 2.0 * x.std(axis=0) * w  # per dimension j: x_j * s_j + t_j
+    got = run_module.shift_scale(torch.tensor(x, dtype=torch.float64), seed=3, log_scale=0.3, shift=2.0)
+    assert got.dtype == torch.float32 and got.shape == (20, 5)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+    scenario = dataclasses.replace(load_scenario("text-bbc-shift-scale"), b_transform_seed=3)
+    np.testing.assert_allclose(run_module.transform_space(torch.tensor(x), scenario).numpy(), expected, rtol=1e-6)
+    unchanged = torch.tensor(x)
+    assert run_module.transform_space(unchanged, BUILTIN["text-bbc"]) is unchanged  # no b_transform: B as embedded
+    identity = run_module.shift_scale(torch.tensor(x), seed=3, log_scale=0.0, shift=0.0)
+    np.testing.assert_allclose(identity.numpy(), x, rtol=1e-6)
+
+
+def test_the_shift_scale_scenario_validates_and_bad_transforms_are_config_errors(tmp_path):
+    scenario = load_scenario("text-bbc-shift-scale")
+    assert scenario.kind == "stitching" and scenario.b_transform == "shift-scale" and [MINILM, MINILM] in scenario.pairs
+    assert "B_j * exp(N(0, 0.3^2)) + N(0, (2 std_j)^2)" in scenario.describe_b_transform()
+    assert BUILTIN["text-bbc"].describe_b_transform() == ""
+    (tmp_path / "t.toml").write_text(QUICK_TOML + 'b_transform = "shift-scale"\nb_shift = 5.0\n')
+    assert load_scenario(str(tmp_path / "t.toml")).b_shift == 5.0
+    for text, message in [('b_transform = "rotate"\n', "b_transform must be one of 'shift-scale'"),
+                          ("b_log_scale = -0.1\n", "b_log_scale must be a non-negative number, got -0.1"),
+                          ('b_transform = "shift-scale"\nkind = "asif"\n', "b_transform applies to stitching")]:
+        (tmp_path / "bad.toml").write_text(QUICK_TOML + text)
+        with pytest.raises(ConfigError, match=message):
+            load_scenario(str(tmp_path / "bad.toml"))
+    with pytest.raises(ConfigError, match="text-bbc-shift-scale"):  # the error lists it among the named scenarios
+        load_scenario("text-bbc-shifted")
+
+
+def test_a_small_shift_scale_run_breaks_cosine_and_keeps_euclidean(tmp_path, monkeypatch):
+    """600 digits' labels, 10 well-separated Gaussian classes in 32 dimensions as both encoders' embeddings (B = A
+    before the transform): the translation sends plain cosine to chance, the distances and the centred cosine keep
+    A's accuracy, and product-select picks a block that survives."""
+    import importlib
+
+    import numpy as np
+    import torch
+
+    run_module = importlib.import_module("latent_core.experiments.run")
+
+    def embeddings(spec, dataset, captions=False, verbose=True):
+        rng, labels = np.random.default_rng(1), np.asarray(dataset.labels)
+        centres = rng.normal(size=(labels.max() + 1, 32))
+        return torch.tensor(centres[labels] + 0.7 * rng.normal(size=(len(labels), 32)), dtype=torch.float32)
+
+    monkeypatch.setattr(run_module, "embed", embeddings)
+    scenario = dataclasses.replace(
+        load_scenario("text-bbc-shift-scale"), dataset="digits", n_samples=600, test_size=200, n_anchors=60,
+        seeds=[0], pairs=[["file:a.npy", "file:a.npy"]],
+        methods=["relative:cosine", "relative:cosine+center", "relative:euclidean", "relative:product-select"])
+    experiment = run(scenario, verbose=False)
+    results = experiment.results.set_index("method")
+    assert (results.b_transform == "shift-scale").all() and (results.a_accuracy > 0.95).all()
+    assert results.accuracy["relative:cosine"] < results.chance.mean() + 0.1  # cosine broken
+    for method in ("relative:euclidean", "relative:cosine+center", "relative:product-select"):
+        assert results.accuracy[method] > 0.95, method  # intact
+    table = write_report(experiment, tmp_path)["table"].read_text()
+    assert "a.npy → a.npy (shift-scale)" in table and "B is transformed after embedding (shift-scale, seed 0)" in table
