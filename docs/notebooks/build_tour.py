@@ -39,6 +39,7 @@ takes well under a minute on two CPU cores. The README section "The math (`laten
 """
 
 SETUP = """\
+%matplotlib inline
 import json
 import os
 import sys

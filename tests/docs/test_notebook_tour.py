@@ -75,7 +75,9 @@ def executed(tmp_path_factory):
         # One BLAS/OpenMP thread: on 2 shared cores more threads only oversubscribe (FACTS.md section 7).
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             patch.setenv(name, "1")
-        client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+        # iopub_timeout: how long outputs may trail a cell's reply (4 s by default: a figure rendered on a busy
+        # machine could arrive later and be dropped without an error)
+        client = nbclient.NotebookClient(notebook, timeout=600, iopub_timeout=120, kernel_name="python3",
                                          resources={"metadata": {"path": str(ROOT)}})
         client.execute()
     assert results_path.exists(), "the tour did not write its results (TOUR_RESULTS)"
