@@ -64,19 +64,20 @@ def test_anchor_count_change_redraws_and_lands_in_the_url(page, app_url):
     _wait_for_panels(page)
     assert "300 anchors" in _caption(page)
     thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
-    thumb.focus()
-    for _ in range(50):
+    # One step at a time, each rerun finished before the next press: fast presses can leave the slider on a value
+    # the app never runs with (a known bug, in the issue note), which is not what this test is about.
+    for count in range(299, 294, -1):
         thumb.press("ArrowLeft")
-    page.wait_for_function("document.querySelector('[data-testid=\"stMain\"] "
-                           "[data-testid=\"stCaptionContainer\"]').innerText.includes('250 anchors')", timeout=120_000)
+        page.wait_for_function("document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stCaptionContainer\"]')"
+                               f".innerText.includes('{count} anchors')", timeout=120_000)
     _wait_for_panels(page)
-    _shot(page, "spaces-250-anchors")
+    _shot(page, "spaces-295-anchors")
     _no_errors(page)
-    assert "k=250" in page.url
+    assert "k=295" in page.url
     again = page.context.new_page()  # a copied link reopens the same view
     again.goto(page.url)
     _wait_for_panels(again)
-    assert "250 anchors" in _caption(again)
+    assert "295 anchors" in _caption(again)
 
 
 def test_lasso_selection_highlights_the_same_samples_in_every_panel(page, app_url):
