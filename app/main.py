@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, not the reposi
 
 import streamlit as st  # noqa: E402
 
-from app import safety, state  # noqa: E402
+from app import backpressure, safety, state  # noqa: E402
 from app.components import sidebar  # noqa: E402
 from app.services import policy, spaces  # noqa: E402
 from latent_core.cache import cache_degraded  # noqa: E402
@@ -61,6 +61,7 @@ def run() -> None:
                            "memory and computed again after a restart. Everything else works.", icon="💾")
 
 
+backpressure.install()  # a browser that falls behind reconnects instead of freezing (idempotent)
 st.set_page_config(page_title="Latent Space Explorer", page_icon="🧭", layout="wide")
 try:
     run()

@@ -21,9 +21,11 @@ def _titles(page) -> list[str]:
 
 
 def test_preview_titles_say_pca_while_umap_computes_then_umap(page, app_url):
-    # an anchor count no earlier run has cached, so the relative UMAP map really has to be computed
-    k = random.randint(120, 290)
-    page.goto(f"{app_url}/?map=umap&k={k}")
+    # A seed and an anchor count no earlier run has used, so every UMAP map really has to be computed (the seed is
+    # the maps' seed). With the seed of an earlier UMAP test, only the relative map was refitted, warm-started, and
+    # the preview could be gone before Chromium drew it (CI failed here twice).
+    k, seed = random.randint(120, 290), random.randint(1_000, 999_999)
+    page.goto(f"{app_url}/?map=umap&k={k}&seed={seed}")
     # the titles are read in the same evaluation that finds the previews: the cached absolute maps may swap in a
     # moment later, and a second read would race them
     preview = page.wait_for_function(
