@@ -1,4 +1,4 @@
-"""Command line: ``python -m latent_core.experiments run text-bbc --out results/text-bbc``, or
+"""Command line: ``python -m latent_core.experiments run text-bbc --out results/text-bbc [--atlas-only]``, or
 ``python -m latent_core.experiments measure --a <spec> --b <spec> --dataset bbc [--ladder] [--out folder]``."""
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("scenario", help="a built-in name (see 'list') or a .toml/.yaml file")
     run_parser.add_argument("--out", required=True, help="folder for results.csv, table.md and plots")
     run_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    run_parser.add_argument("--atlas-only", action="store_true", help="stitching scenarios: only the Charts to Atlas "
+                            "comparison (atlas.md, atlas.csv); the folder's other outputs are left as they are")
     from latent_core.experiments import measure
 
     measure.add_arguments(commands.add_parser("measure", help="every metric between two encoders, with bootstrap "
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from latent_core.experiments import BUILTIN, load_scenario, run, write_report
+    from latent_core.experiments.report import write_atlas
 
     if args.command == "list":
         for name, scenario in BUILTIN.items():
@@ -40,12 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = load_scenario(args.scenario)
         start = time.perf_counter()
-        experiment = run(scenario, verbose=not args.quiet)
-        paths = write_report(experiment, args.out)
+        experiment = run(scenario, verbose=not args.quiet, atlas_only=args.atlas_only)
+        paths = write_atlas(experiment, args.out) if args.atlas_only else write_report(experiment, args.out)
     except LatentCoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(paths["table"].read_text())
+    for name in ("table", "atlas"):
+        if name in paths:
+            print(paths[name].read_text())
     print(f"{scenario.name}: {time.perf_counter() - start:.0f} s; wrote {', '.join(str(p) for p in paths.values())}")
     return 0
 

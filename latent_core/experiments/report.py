@@ -9,7 +9,7 @@ import pandas as pd
 
 from latent_core.encoders import short_name
 from latent_core.experiments.alignment import summarize as summarize_alignment
-from latent_core.experiments.run import ExperimentResults
+from latent_core.experiments.run import ATLAS, SPACE_LETTERS, ExperimentResults
 from latent_core.translate import TRANSLATORS
 
 FIXED_COLUMNS = {  # method -> column of the papers' tables; the translators' columns come from TRANSLATORS
@@ -81,6 +81,57 @@ def stitching_table(results: pd.DataFrame) -> pd.DataFrame:
         row["chance"] = f"{group.chance.mean():.3f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def atlas_projection_label(projection: str) -> str:
+    """``"cosine+center"`` -> ``"cosine (centred)"``."""
+    return f"{projection.removesuffix('+center')} (centred)" if projection.endswith("+center") else projection
+
+
+def atlas_table(atlas: pd.DataFrame) -> pd.DataFrame:
+    """Rows: encoder group, projection and the space a head was trained on (the atlas, then each space alone);
+    columns: ``tested on A``, ``tested on B``, ... (mean ± std over seeds of the accuracy on that space's relative
+    test vectors alone), then ``chance``."""
+    letters = [c for c in SPACE_LETTERS if c in set(atlas.tested_on)]
+    rows = []
+    for (_, projection), group in atlas.groupby(["group", "projection"], sort=False):
+        first = group.iloc[0]
+        specs, transformed = first.encoders.split(" | "), str(first.get("transformed", "") or "")
+        suffix = f" ({first.b_transform})" if first.get("b_transform") else ""
+        spaces = ", ".join(f"{SPACE_LETTERS[i]} = {short_name(spec)}{suffix if SPACE_LETTERS[i] in transformed else ''}"
+                           for i, spec in enumerate(specs))
+        own = SPACE_LETTERS[:len(specs)]
+        for trained_on in [ATLAS, *own]:
+            label = f"atlas ({'+'.join(own)})" if trained_on == ATLAS else f"{trained_on} alone"
+            row = {"dataset": first.dataset, "spaces": spaces, "projection": atlas_projection_label(projection),
+                   "head trained on": label}
+            for letter in letters:
+                chosen = group[(group.trained_on == trained_on) & (group.tested_on == letter)]
+                row[f"tested on {letter}"] = _cell(chosen.accuracy) if len(chosen) else ""
+            row["chance"] = f"{group.chance.mean():.3f}"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def atlas_intro(scenario) -> str:
+    return (f"Charts to Atlas, {scenario.name}: each space's relative representation against the same "
+            f"{scenario.n_anchors} anchors (the projection's column), averaged over the spaces into an atlas. One "
+            f"{scenario.head} head is trained on the atlas of the training samples, one on each space alone; each is "
+            f"tested on every space's relative test vectors alone (rows: what the head was trained on; columns: the "
+            f"space it reads; a single-space head on its own space is that space's own head). The seeds, splits and "
+            f"anchors of the stitching table; accuracy, mean ± std over seeds {scenario.seeds}.")
+
+
+def write_atlas(experiment: ExperimentResults, out: str | Path) -> dict[str, Path]:
+    """``atlas.csv`` (the tidy rows) and ``atlas.md`` (:func:`atlas_table`) when the run has an atlas comparison."""
+    if not len(experiment.atlas):
+        return {}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"atlas_results": out / "atlas.csv", "atlas": out / "atlas.md"}
+    experiment.atlas.to_csv(paths["atlas_results"], index=False)
+    paths["atlas"].write_text(f"{atlas_intro(experiment.scenario)}\n\n{_markdown(atlas_table(experiment.atlas))}\n")
+    return paths
 
 
 def crossmodal_table(results: pd.DataFrame, sweep: pd.DataFrame) -> pd.DataFrame:
@@ -243,6 +294,7 @@ def write_report(experiment: ExperimentResults, out: str | Path) -> dict[str, Pa
         table = experiment.results.groupby("method").accuracy.mean().reset_index()
         intro = f"CLIP zero-shot, {scenario.name}."
     paths["table"].write_text(f"{intro}\n\n{_markdown(table)}\n")
+    paths.update(write_atlas(experiment, out))
     if len(experiment.sweep):
         paths["sweep"] = out / "sweep.csv"
         experiment.sweep.to_csv(paths["sweep"], index=False)

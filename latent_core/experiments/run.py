@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from latent_core.atlas import ATLAS_HEAD, OWN_HEAD, STITCHED_HEAD, atlas_comparison
 from latent_core.crossmodal import asif_accuracy_sweep, class_prompts, clip_scores, stitched_clip_scores
 from latent_core.data import Dataset, load_dataset
 from latent_core.embed import embed_dataset
@@ -20,6 +21,7 @@ from latent_core.modality import check_modality, encoder_modality
 from latent_core.stitching import (
     anchor_sweep,
     chance_rate,
+    draw_anchors,
     max_anchor_count,
     split_indices,
     stitch_benchmark,
@@ -34,6 +36,7 @@ class ExperimentResults:
     scenario: ExperimentScenario
     results: pd.DataFrame
     sweep: pd.DataFrame = field(default_factory=pd.DataFrame)
+    atlas: pd.DataFrame = field(default_factory=pd.DataFrame)  # stitching: atlas_cross rows of every group
 
 
 def _bar(description: str, verbose: bool):
@@ -101,6 +104,105 @@ def transform_space(space: torch.Tensor, scenario: ExperimentScenario) -> torch.
     raise ConfigError(f"Scenario {scenario.name!r}: unknown b_transform {scenario.b_transform!r}.")
 
 
+SPACE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ATLAS = "atlas"  # the trained_on of the atlas head's rows
+
+
+def atlas_cross(spaces: list[torch.Tensor], labels, *, n_anchors: int, strategy: str, test_size: int | float,
+                seeds, head: str, projection: str = "cosine") -> pd.DataFrame:
+    """Charts to Atlas on every seed, with the full cross table: per seed, the split and anchors of
+    :func:`latent_core.atlas.atlas_benchmark` (and of :func:`latent_core.stitching.stitch_benchmark`: the stitching
+    table's), then :func:`latent_core.atlas.atlas_comparison` once with each space first, so that every single-space
+    head is read on every space (its "stitched from A" rows) and the atlas head on each.
+
+    Args:
+        spaces: ``[N, D_i]`` embeddings of the same N samples, at least 2; named A, B, C... in this order.
+
+    Returns:
+        One row per (seed, trained_on, tested_on): ``trained_on`` is ``"atlas"`` or a space letter (that space's
+        own head), ``tested_on`` a space letter (its relative test vectors alone); ``accuracy``, ``macro_f1``,
+        ``chance``, ``n_anchors``, ``n_train``, ``n_test``, ``projection``.
+    """
+    y = np.asarray(labels)
+    names = SPACE_LETTERS[:len(spaces)]
+    position = {name: i for i, name in enumerate([ATLAS, *names])}
+    rows = []
+    for seed in seeds:
+        pool, train, test = split_indices(y, n_anchors=n_anchors, test_size=test_size, seed=seed)
+        anchors = draw_anchors(spaces[0], y, pool, n_anchors, strategy, seed)
+        found = []
+        for first in range(len(spaces)):
+            order = [first, *(i for i in range(len(spaces)) if i != first)]
+            frame = atlas_comparison([spaces[i] for i in order], y, anchor_idx=anchors, train_idx=train,
+                                     test_idx=test, head=head, projection=projection, seed=seed,
+                                     names=[names[i] for i in order])
+            for row in frame.to_dict("records"):
+                if row["method"] == STITCHED_HEAD and row["space"] != names[first]:
+                    trained_on = names[first]  # the first space's head read on another space
+                elif row["method"] in (ATLAS_HEAD, OWN_HEAD) and first == 0:
+                    trained_on = ATLAS if row["method"] == ATLAS_HEAD else row["space"]
+                else:
+                    continue  # the same heads again (the atlas head and the own heads are kept from one order)
+                found.append({"seed": seed, "trained_on": trained_on, "tested_on": row.pop("space"),
+                              **{k: v for k, v in row.items() if k != "method"}, "projection": projection})
+        rows += sorted(found, key=lambda r: (position[r["trained_on"]], position[r["tested_on"]]))
+    return pd.DataFrame(rows)
+
+
+def atlas_groups(scenario: ExperimentScenario) -> list[tuple[list[str], list[bool]]]:
+    """The encoder groups of the scenario's atlas comparison, each with which of its spaces are transformed:
+    ``atlas_groups`` as given (no transform), or else every pair as the stitching table reads it (A as embedded,
+    B under ``b_transform``), each unordered pair once (A → B and B → A share one atlas); then, with
+    ``atlas_all_encoders``, one group of every encoder of the pairs (in order of first appearance, as embedded)
+    when they are 3 or more."""
+    groups = [(list(group), [False] * len(group)) for group in scenario.atlas_groups]
+    if not groups:
+        transformed, seen = scenario.b_transform is not None, set()
+        for spec_a, spec_b in scenario.pairs:
+            key = frozenset({(spec_a, False), (spec_b, transformed)})
+            if key not in seen and (spec_a, False) != (spec_b, transformed):
+                seen.add(key)
+                groups.append(([spec_a, spec_b], [False, transformed]))
+    everyone = list(dict.fromkeys(spec for pair in scenario.pairs for spec in pair))
+    if scenario.atlas_all_encoders and len(everyone) >= 3:
+        groups.append((everyone, [False] * len(everyone)))
+    return groups
+
+
+def run_atlas(scenario: ExperimentScenario, verbose: bool = True, dataset: Dataset | None = None,
+              spaces: dict[str, torch.Tensor] | None = None) -> pd.DataFrame:
+    """:func:`atlas_cross` for every group of :func:`atlas_groups` and every ``atlas_projections`` entry, on the
+    scenario's seeds, anchors, split and head; ``dataset`` and ``spaces`` (spec -> embeddings) are loaded and
+    embedded when not given. Rows carry ``dataset``, ``encoders`` (the group's specs, " | "-joined, in letter
+    order), ``group`` (its number), ``trained_on_encoder`` / ``tested_on_encoder`` and ``b_transform``."""
+    groups = atlas_groups(scenario)
+    if not groups or not scenario.atlas_projections:
+        return pd.DataFrame()
+    if dataset is None:
+        dataset = load_dataset(scenario.dataset, n=scenario.n_samples, seed=scenario.sample_seed)
+    needed = sorted({spec for group, _ in groups for spec in group})
+    if spaces is None:
+        check_encoders([(spec, "items") for spec in needed], dataset, scenario.dataset)
+        spaces = {}
+    spaces = {**spaces, **{spec: embed(spec, dataset, verbose=verbose) for spec in needed if spec not in spaces}}
+    frames, tick = [], _bar("atlas", verbose)
+    total = len(groups) * len(scenario.atlas_projections)
+    for number, (specs, transform) in enumerate(groups):
+        matrices = [transform_space(spaces[s], scenario) if t else spaces[s] for s, t in zip(specs, transform)]
+        letters = {SPACE_LETTERS[i]: spec for i, spec in enumerate(specs)} | {ATLAS: ATLAS}
+        for projection in scenario.atlas_projections:
+            frame = atlas_cross(matrices, dataset.labels, n_anchors=scenario.n_anchors, strategy=scenario.strategy,
+                                test_size=scenario.test_size, seeds=scenario.seeds, head=scenario.head,
+                                projection=projection)
+            frames.append(frame.assign(
+                dataset=dataset.name, group=number, encoders=" | ".join(specs),
+                transformed="".join(SPACE_LETTERS[i] for i, t in enumerate(transform) if t),
+                trained_on_encoder=frame.trained_on.map(letters), tested_on_encoder=frame.tested_on.map(letters),
+                b_transform=scenario.b_transform or ""))
+            tick(len(frames), total)
+    return pd.concat(frames, ignore_index=True)
+
+
 def run_stitching(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
     """Every pair's table (and the first ``sweep_pairs`` pairs' anchor sweeps); B is transformed first when the
     scenario says so (:func:`transform_space`: the rows then carry ``b_transform``)."""
@@ -123,8 +225,9 @@ def run_stitching(scenario: ExperimentScenario, verbose: bool = True) -> Experim
                                  seeds=scenario.sweep_seeds, head=scenario.head,
                                  progress=_bar(f"sweep {number + 1}", verbose))
             sweeps.append(sweep.assign(dataset=dataset.name, encoder_a=spec_a, encoder_b=spec_b))
+    atlas = run_atlas(scenario, verbose=verbose, dataset=dataset, spaces=spaces)
     return ExperimentResults(scenario, pd.concat(frames, ignore_index=True),
-                             pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame())
+                             pd.concat(sweeps, ignore_index=True) if sweeps else pd.DataFrame(), atlas)
 
 
 def _prompts(scenario: ExperimentScenario, dataset: Dataset) -> torch.Tensor:
@@ -214,5 +317,17 @@ def run_alignment(scenario: ExperimentScenario, verbose: bool = True) -> Experim
 RUNNERS = {"stitching": run_stitching, "asif": run_asif, "clip": run_clip, "alignment": run_alignment}
 
 
-def run(scenario: ExperimentScenario, verbose: bool = True) -> ExperimentResults:
-    return RUNNERS[scenario.kind](scenario.validate(), verbose=verbose)
+def run(scenario: ExperimentScenario, verbose: bool = True, atlas_only: bool = False) -> ExperimentResults:
+    """Run a scenario; ``atlas_only`` (stitching scenarios): only its atlas comparison (:func:`run_atlas`), with
+    empty ``results``."""
+    scenario = scenario.validate()
+    if atlas_only:
+        if scenario.kind != "stitching":
+            raise ConfigError(f"Scenario {scenario.name!r}: the atlas comparison runs in stitching scenarios only, "
+                              f"not {scenario.kind!r}.")
+        atlas = run_atlas(scenario, verbose=verbose)
+        if not len(atlas):
+            raise ConfigError(f"Scenario {scenario.name!r} has no atlas comparison (atlas_projections is empty, or "
+                              "no pair of distinct spaces).")
+        return ExperimentResults(scenario, pd.DataFrame(), atlas=atlas)
+    return RUNNERS[scenario.kind](scenario, verbose=verbose)

@@ -25,7 +25,14 @@ from latent_core.anchors import STRATEGIES
 from latent_core.encoders.base import split_spec
 from latent_core.errors import ConfigError, InvalidParameterError
 from latent_core.heads import HEADS
-from latent_core.stitching import default_methods, parse_method, table_methods
+from latent_core.stitching import (
+    CENTER_SUFFIX,
+    SELECT_PROJECTION,
+    default_methods,
+    parse_method,
+    relative_names,
+    table_methods,
+)
 from latent_core.translate import TRANSLATORS
 
 MINILM = "st:sentence-transformers/all-MiniLM-L6-v2"
@@ -75,6 +82,10 @@ class ExperimentScenario:
     b_transform_seed: int = 0
     b_log_scale: float = 0.3  # std of log(per-dimension scale)
     b_shift: float = 2.0  # std of the per-dimension translation, in units of that dimension's std
+    # stitching: Charts to Atlas (latent_core.atlas) on the same splits, anchors and head as the stitching table
+    atlas_projections: list[str] = field(default_factory=lambda: ["cosine"])  # empty: no atlas comparison
+    atlas_groups: list[list[str]] = field(default_factory=list)  # 2+ encoders each; empty: the pairs, as stitched
+    atlas_all_encoders: bool = False  # also one atlas of every encoder of the pairs (as embedded), when 3 or more
 
     def describe_b_transform(self) -> str:
         """The B transform in words (empty when there is none), for the report's intro line."""
@@ -85,7 +96,9 @@ class ExperimentScenario:
                 f"std of dimension j over the dataset.")
 
     def encoders(self) -> list[str]:
-        if self.kind in ("stitching", "alignment"):
+        if self.kind == "stitching":
+            return sorted({spec for group in [*self.pairs, *self.atlas_groups] for spec in group})
+        if self.kind == "alignment":
             return sorted({spec for pair in self.pairs for spec in pair})
         specs = [self.image_encoder, self.text_encoder]
         return specs + ([self.stitched_image_encoder] if self.stitched_image_encoder else [])
@@ -113,6 +126,9 @@ class ExperimentScenario:
                     parse_method(method)
                 except InvalidParameterError as error:
                     raise ConfigError(f"Scenario {self.name!r}: {field_name}: {error}") from None
+        for group in self.atlas_groups:
+            if len(set(group)) != len(group):
+                raise ConfigError(f"Scenario {self.name!r}: atlas_groups: {group!r} names an encoder twice.")
         if self.b_transform is not None and self.kind != "stitching":
             raise ConfigError(f"Scenario {self.name!r}: b_transform applies to stitching scenarios only, not "
                               f"{self.kind!r}.")
@@ -146,6 +162,18 @@ def _list_of(check):
 
 def _one_of(options):
     return lambda value: isinstance(value, str) and value in options
+
+
+def _is_atlas_projection(value) -> bool:
+    """A projection :class:`latent_core.atlas.Atlas` can use: a relative projection or a product, optionally
+    ``+center`` (not ``product-select``, which needs a pair of spaces)."""
+    if not isinstance(value, str):
+        return False
+    return value.removesuffix(CENTER_SUFFIX) in _atlas_names()
+
+
+def _atlas_names() -> list[str]:
+    return [name for name in relative_names() if name != SELECT_PROJECTION]
 
 
 def _unpaired_methods() -> tuple[str, ...]:
@@ -203,6 +231,12 @@ _FIELD_CHECKS = {
     "b_transform_seed": (_is_int, "an integer"),
     "b_log_scale": (lambda v: _is_number(v) and v >= 0, "a non-negative number"),
     "b_shift": (lambda v: _is_number(v) and v >= 0, "a non-negative number"),
+    "atlas_projections": (_list_of(_is_atlas_projection),
+                          lambda: f"a list of relative projections for the atlas ({', '.join(_atlas_names())}"
+                                  f", each optionally ending in {CENTER_SUFFIX!r})"),
+    "atlas_groups": (_list_of(lambda g: isinstance(g, list) and len(g) >= 2 and all(_is_str(s) for s in g)),
+                     "a list of encoder lists, each of at least 2 encoder specs"),
+    "atlas_all_encoders": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
@@ -220,6 +254,8 @@ BUILTIN: dict[str, ExperimentScenario] = {
         name="text-bbc", dataset="bbc", n_samples=None, test_size=900, n_anchors=300, methods=stitching_methods(),
         pairs=[[MINILM, MPNET], [MPNET, MINILM], [MINILM, E5], [E5, MINILM], [MINILM, L3], [L3, MINILM],
                [MINILM, GLOVE], [GLOVE, MINILM]],
+        atlas_projections=["cosine", "cosine+center"],  # plain cosine fails on E5 and GloVe; centring recovers them
+        atlas_all_encoders=True,  # and one atlas of all five encoders (embedded for the pairs anyway)
     ),
     "image-fashion": ExperimentScenario(
         name="image-fashion", dataset="fashion-mnist", n_samples=3000, test_size=1500, n_anchors=300,
@@ -244,6 +280,7 @@ BUILTIN: dict[str, ExperimentScenario] = {
         name="text-bbc-shift-scale", dataset="bbc", n_samples=None, test_size=900, n_anchors=300,
         methods=stitching_methods(), pairs=[[MINILM, MINILM], [MINILM, MPNET], [MPNET, MINILM]], sweep_pairs=0,
         b_transform="shift-scale", b_transform_seed=0, b_log_scale=0.3, b_shift=2.0,
+        atlas_projections=["cosine", "cosine+center"],  # the atlas of each pair as stitched: A, and B transformed
     ),
 }
 
