@@ -106,3 +106,15 @@ class UnknownNameError(InvalidParameterError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+# ---- batch pipeline (latent_core.batch: LanceDB tables, saved translators) ------------------------------
+
+
+class MissingTableError(DatasetUnavailableError):
+    """A LanceDB table (or the database folder holding it) does not exist."""
+
+
+class TranslatorFormatError(LatentCoreError, ValueError):
+    """A saved translator or anchor set (safetensors + JSON) is malformed, tampered with, or of another version;
+    or a fitted translator holds state that the safe format cannot express."""

@@ -85,7 +85,7 @@ def knn_indices(x: ArrayLike, k: int) -> torch.Tensor:
     return out
 
 
-def _overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def neighbour_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per row, how many indices two ``[N, k]`` neighbour lists share."""
     counts = torch.empty(a.shape[0], dtype=torch.long, device=a.device)
     step = max(1, _BLOCK_ELEMENTS // max(1, a.shape[1] * b.shape[1]))
@@ -130,7 +130,7 @@ def _neighbours(raw: ArrayLike, x: torch.Tensor, k: int) -> torch.Tensor:
 def _intersections(x: ArrayLike, y: ArrayLike, k: int) -> torch.Tensor:
     """``[N]`` sizes of the intersections of each sample's k-NN sets in ``x`` and in ``y``."""
     tx, ty = _pair(x, y)
-    return _overlap(_neighbours(x, tx, k), _neighbours(y, ty, k))
+    return neighbour_overlap(_neighbours(x, tx, k), _neighbours(y, ty, k))
 
 
 def neighbor_agreement(x: ArrayLike, y: ArrayLike, k: int = 10) -> torch.Tensor:

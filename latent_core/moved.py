@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from latent_core.metrics import _overlap, knn_indices
+from latent_core.metrics import knn_indices, neighbour_overlap
 from latent_core.validation import ArrayLike, as_matrix, check_k, check_same_rows, positive_int
 
 
@@ -35,7 +35,7 @@ def _neighbour_lists(x: ArrayLike, y: ArrayLike, k: int) -> tuple[torch.Tensor, 
 
 def _jaccard(neighbours_x: torch.Tensor, neighbours_y: torch.Tensor) -> np.ndarray:
     k = neighbours_x.shape[1]
-    inter = _overlap(neighbours_x, neighbours_y).double()
+    inter = neighbour_overlap(neighbours_x, neighbours_y).double()
     return (inter / (2 * k - inter)).cpu().numpy()
 
 

@@ -29,10 +29,16 @@ def first_sentence(body: str) -> str:
     return _SENTENCE_END.split(body, maxsplit=1)[0]
 
 
-def article_text(raw: str, full: bool) -> str:
+def headline_and_body(raw: str) -> tuple[str, list[str]]:
+    """``(headline, body paragraphs)`` of one article file: the first non-empty line is the headline."""
     lines = [line.strip() for line in raw.replace("\r\n", "\n").split("\n")]
     headline = next((line for line in lines if line), "")
     body = [line for line in lines[lines.index(headline) + 1 :] if line] if headline else []
+    return headline, body
+
+
+def article_text(raw: str, full: bool) -> str:
+    headline, body = headline_and_body(raw)
     if full:
         return "\n".join([headline, *body])
     return f"{headline}. {first_sentence(body[0])}" if body else headline
