@@ -13,6 +13,12 @@ from tests.conftest import ROOT
 APP = str(ROOT / "app" / "main.py")
 
 
+def assert_ok(at: AppTest) -> None:
+    """The run raised nothing and showed no ``st.error``."""
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
 def values(data) -> np.ndarray:
     """A trace array (plotly 7 may pack it base64 as ``{"dtype", "bdata"}``)."""
     if isinstance(data, dict) and "bdata" in data:

@@ -19,15 +19,11 @@ from latent_core.encoders import get_encoder
 from latent_core.errors import InvalidParameterError
 from latent_core.heads import make_head
 from latent_core.stitching import stitch_eval
-from tests.app.helpers import app, data_points, figures, ids_of, values
+from tests.app.helpers import app, assert_ok, data_points, figures, ids_of, values
 
 N, K, SEED = 240, 20, 0
 FAKE = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": str(N), "k": str(K)}
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 @pytest.fixture(scope="module")
@@ -100,20 +96,20 @@ def test_the_mode_goes_through_the_url_and_back():
 
     # The alignments below are the ones the other tests use (each is computed once per process).
     at = app({**FAKE, "mode": "none"}).run()
-    _ok(at)
+    assert_ok(at)
     assert at.radio(key="w_anchor_mode").value == "none" and at.radio(key="w_sides").value == "same"
     assert at.query_params["mode"] == "none" and "sides" not in at.query_params
     assert not at.get("slider") or "w_known_pairs" not in [s.key for s in at.slider]
     at.radio(key="w_anchor_mode").set_value("bootstrap").run()
     at.radio(key="w_sides").set_value("different").run()
-    _ok(at)
+    assert_ok(at)
     assert at.slider(key="w_known_pairs").value == 10
     assert (at.query_params["mode"], at.query_params["sides"]) == ("bootstrap", "different")
     again = app(dict(at.query_params)).run()  # the link reopens the same view
-    _ok(again)
+    assert_ok(again)
     assert (again.radio(key="w_anchor_mode").value, again.radio(key="w_sides").value) == ("bootstrap", "different")
     at.radio(key="w_anchor_mode").set_value("parallel").run()
-    _ok(at)
+    assert_ok(at)
     assert "mode" not in at.query_params
     assert len(ids_of(figures(at)["panel-rel-a"], "anchors")) == K  # parallel anchors again
 
@@ -123,11 +119,11 @@ def test_the_mode_goes_through_the_url_and_back():
 @pytest.mark.parametrize("mode,sides", [("bootstrap", "different"), ("none", "same")])
 def test_the_modes_render_on_every_page(mode, sides):
     at = app({**FAKE, "mode": mode, "sides": sides}).run()
-    _ok(at)
+    assert_ok(at)
     assert "found by the alignment" in at.caption[0].value
     for page in ("views/similarity.py", "views/stitching.py"):
         at.switch_page(page).run()
-        _ok(at)
+        assert_ok(at)
     exact = _metric(at, "exact matches")
     assert exact == "—" if sides == "different" else exact.endswith("%")  # no exact pair between different samples
     assert "Stitched prediction" in at.success[0].value
@@ -139,7 +135,7 @@ def test_the_modes_render_on_every_page(mode, sides):
 def test_translated_and_relative_views_come_from_the_correspondence(spaces):
     data, a, b = spaces
     at = app({**FAKE, "mode": "bootstrap"}).run()
-    _ok(at)
+    assert_ok(at)
     figs = figures(at)
     _, _, found, rows = _reference(data, a, b)
     # B translated into A: the correspondence's translator on every B vector, drawn with A's PCA (numpy SVD).
@@ -165,7 +161,7 @@ def test_matching_quality_equals_an_independent_recomputation(spaces):
     data, a, b = spaces
     at = app({**FAKE, "mode": "bootstrap"}).run()
     at.switch_page("views/stitching.py").run()
-    _ok(at)
+    assert_ok(at)
     held_out, side, found, rows = _reference(data, a, b)
     exact = np.mean(rows[:, 0] == rows[:, 1])
     purity = np.mean(data.labels[rows[:, 0]] == data.labels[rows[:, 1]])
@@ -203,7 +199,7 @@ def test_matching_quality_equals_an_independent_recomputation(spaces):
         assert accuracy == pytest.approx(reference.accuracy)
     # The live panel's translate:procrustes is the alignment's map: its confusion matrix gives the same accuracy.
     at.selectbox(key="live-method").set_value("translate:procrustes").run()
-    _ok(at)
+    assert_ok(at)
     caption = next(m.value for m in at.markdown if m.value.startswith("**Confusion matrix"))
     assert f"accuracy {aligned:.3f}" in caption
 

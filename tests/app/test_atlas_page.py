@@ -14,16 +14,12 @@ from latent_core.atlas import ATLAS_HEAD, OWN_HEAD, atlas_comparison, atlas_tabl
 from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
-from tests.app.helpers import app, data_points, figures, ids_of
+from tests.app.helpers import app, assert_ok, data_points, figures, ids_of
 
 FAKE = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "200", "k": "30"}
 WITH_C = {**FAKE, "c": "fake:text-c"}
 SPECS = ("fake:text-a", "fake:text-b", "fake:text-c")
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 def _spaces(n: int = 200):
@@ -35,7 +31,7 @@ def _lab(query):
     at = app(query, timeout=120)
     at.run()
     at.switch_page("views/stitching.py").run()
-    _ok(at)
+    assert_ok(at)
     return at
 
 
@@ -48,7 +44,7 @@ def test_lab_atlas_table_is_the_library_s_comparison_on_the_page_s_split(query, 
     at = _lab(query)
     assert not [d for d in at.dataframe if "atlas head" in d.value.columns], "computed on the button only"
     at.button(key="atlas-run").click().run()
-    _ok(at)
+    assert_ok(at)
     shown = _atlas_frame(at)
     # The reference: the library on the same encoders, with the split and anchors the app's policy gives.
     data, spaces = _spaces()
@@ -83,7 +79,7 @@ def _cosine(x: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 def test_spaces_page_draws_the_atlas_of_a_b_and_c():
     at = app(WITH_C, timeout=120).run()
-    _ok(at)
+    assert_ok(at)
     figure = figures(at)["panel-atlas"]
     assert "atlas of A + B + C" in figure["layout"]["title"]["text"]
     data, spaces = _spaces()
@@ -99,10 +95,10 @@ def test_spaces_page_draws_the_atlas_of_a_b_and_c():
 
 def test_spaces_page_without_c_shows_the_atlas_of_a_and_b_on_the_toggle():
     at = app(FAKE, timeout=120).run()
-    _ok(at)
+    assert_ok(at)
     assert "panel-atlas" not in figures(at) and len(figures(at)) == 5
     at.toggle(key="show-atlas").set_value(True).run()
-    _ok(at)
+    assert_ok(at)
     assert "atlas of A + B (PCA)" in figures(at)["panel-atlas"]["layout"]["title"]["text"]
 
 
@@ -113,13 +109,13 @@ def test_encoder_c_round_trips_through_the_url():
     assert state.from_query({"c": "none"}) == (state.Settings(), [])
     assert settings.atlas_encoders == (state.Settings().encoder_a, state.Settings().encoder_b, "fake:text-c")
     at = app(WITH_C, timeout=120).run()
-    _ok(at)
+    assert_ok(at)
     assert at.selectbox(key="w_encoder_c").value == "fake:text-c"
     assert at.query_params["c"] == "fake:text-c"
     assert "fake:text-c" in at.selectbox(key="w_encoder_c").options
     at.selectbox(key="w_encoder_c").set_value(state.NO_ENCODER)
     at.sidebar.button[0].click().run()  # the scenario form's Apply
-    _ok(at)
+    assert_ok(at)
     assert "c" not in at.query_params
 
 

@@ -20,7 +20,7 @@ from latent_core.data import load_dataset
 from latent_core.data.images import fashion_mnist_available
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
-from tests.app.helpers import app, figures, values
+from tests.app.helpers import app, assert_ok, figures, values
 from tests.conftest import require
 
 PAGE = "views/crossmodal.py"
@@ -40,10 +40,6 @@ def _page(overrides: dict | None = None, timeout: int = 120):
         at.session_state[key] = value
     return at.switch_page(PAGE).run()
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 def _metric(at, label: str) -> str:
@@ -92,7 +88,7 @@ def _bar_values(at, key: str = "xm-image-scores") -> np.ndarray:
 
 def test_page_renders_with_fixed_models_and_accuracy_matches_numpy():
     at = _page()
-    _ok(at)
+    assert_ok(at)
     assert "fake:image-a" in at.caption[0].value and "fake:text-a" in at.caption[0].value
     assert "captions:digits" in at.caption[1].value and f"{N} images" in at.caption[1].value
     assert at.slider(key="xm-pairs").value == 160  # default 300, capped so a fifth stay test images
@@ -114,14 +110,14 @@ def test_page_renders_with_fixed_models_and_accuracy_matches_numpy():
 def test_slider_and_sidebar_seed_redraw_the_split():
     at = _page()
     at.slider(key="xm-pairs").set_value(40).run()
-    _ok(at)
+    assert_ok(at)
     data, images, captions = _spaces()
     prompts = _prompts(class_prompts(data.label_names))
     for seed in (0, 3):
         if seed:
             at.sidebar.number_input(key="w_seed").set_value(seed)
             at.sidebar.button[0].click().run()  # the scenario form's Apply
-            _ok(at)
+            assert_ok(at)
         anchors, test = _split(40, seed=seed)
         accuracy = (_asif(images, captions, prompts, anchors, test).argmax(1) == data.labels[test]).mean()
         assert _metric(at, "ASIF accuracy") == f"{accuracy:.1%}", seed
@@ -140,7 +136,7 @@ def test_editing_one_prompt_changes_only_its_scores():
     accuracy_before = _metric(at, "ASIF accuracy")
 
     at.text_input(key="xm-prompt-3").set_value("a sketch of a curly handwritten three.").run()
-    _ok(at)
+    assert_ok(at)
     after = _bar_values(at)
     edited = [*prompts[:3], "a sketch of a curly handwritten three.", *prompts[4:]]
     expected = _asif(images, captions, _prompts(edited), anchors, [sample])[0]
@@ -153,14 +149,14 @@ def test_editing_one_prompt_changes_only_its_scores():
 def test_template_rewrites_all_prompts_and_errors_are_readable():
     at = _page()
     at.text_input(key="xm-template").set_value("a drawing of {}").run()
-    _ok(at)
+    assert_ok(at)
     data = load_dataset("captions:digits", n=N)
     assert at.text_input(key="xm-prompt-0").value == class_prompts(data.label_names, "a drawing of {}")[0]
     at.text_input(key="xm-template").set_value("no placeholder").run()
     assert not at.exception and len(at.error) == 1
     assert "{}" in at.error[0].value and "What to do" in at.error[0].value
     at.button(key="xm-reset").click().run()
-    _ok(at)
+    assert_ok(at)
     assert at.text_input(key="xm-prompt-0").value == class_prompts(data.label_names)[0]
     at.text_input(key="xm-prompt-2").set_value("   ").run()
     assert not at.exception and len(at.error) == 1
@@ -204,7 +200,7 @@ def test_png_upload_shows_its_scores_and_nearest_anchor_pairs():
     drawing.save(buffer, format="PNG")
     at.get("file_uploader")[0].upload("mine.png", buffer.getvalue(), "image/png")
     at.run()
-    _ok(at)
+    assert_ok(at)
     decoded = Image.open(io.BytesIO(buffer.getvalue()))
     vector = get_encoder("fake:image-a").encode([decoded]).numpy().astype(np.float64)
     anchors, _ = _split(160)
@@ -223,7 +219,7 @@ def test_png_upload_shows_its_scores_and_nearest_anchor_pairs():
 def test_clip_offline_shows_how_to_get_the_weights(monkeypatch):
     monkeypatch.setenv("LATENT_OFFLINE", "1")
     at = _page()
-    _ok(at)
+    assert_ok(at)
     message = " ".join(info.value for info in at.info)
     assert "Hugging Face hub once" in message and "HF_HUB_OFFLINE=0" in message and "cached" in message
     assert not at.toggle  # nothing to run
@@ -235,7 +231,7 @@ def test_without_fashion_mnist_the_page_falls_back_to_digits_or_says_how_to_inst
     fallback = {**FAKES, "xm_n_samples": 120}
     del fallback["xm_dataset"]  # the default, 'captions': Fashion-MNIST, or digits without it
     at = _page(fallback)
-    _ok(at)
+    assert_ok(at)
     assert "captions:digits" in at.caption[1].value
     assert any("Fashion-MNIST is not installed" in info.value for info in at.info)
     at = _page({**fallback, "xm_dataset": "captions:fashion-mnist"})
@@ -248,9 +244,9 @@ def test_prompts_and_pairs_survive_a_visit_to_another_page():
     at.slider(key="xm-pairs").set_value(60)
     at.text_input(key="xm-prompt-1").set_value("a photo of a thin vertical stroke.").run()
     at.switch_page("views/spaces.py").run()
-    _ok(at)
+    assert_ok(at)
     at.switch_page(PAGE).run()
-    _ok(at)
+    assert_ok(at)
     assert at.slider(key="xm-pairs").value == 60
     assert at.text_input(key="xm-prompt-1").value == "a photo of a thin vertical stroke."
 
@@ -260,9 +256,9 @@ def test_clip_code_path_with_random_weights():
     """CLIP's real loading code, offline with the random-weight towers (meaningless accuracy, real numbers)."""
     small = {**FAKES, "xm_n_samples": 60, "xm_clip_model": "ViT-B-32/none"}
     at = _page(small, timeout=300)
-    _ok(at)
+    assert_ok(at)
     at.toggle(key="xm-clip-run").set_value(True).run()
-    _ok(at)
+    assert_ok(at)
     data = load_dataset("captions:digits", n=60)
     image_tower, text_tower = get_encoder("clip:ViT-B-32/none:image"), get_encoder("clip:ViT-B-32/none:text")
     _, test = _split(at.slider(key="xm-pairs").value, n=60)
@@ -285,7 +281,7 @@ def test_real_offline_models_open_from_the_bundled_embeddings(tmp_path, monkeypa
     start = time.perf_counter()
     at = _page({}, timeout=120)
     elapsed = time.perf_counter() - start
-    _ok(at)
+    assert_ok(at)
     assert "effnet:lite0" in at.caption[0].value and "all-MiniLM-L6-v2" in at.caption[0].value
     assert "1000 images" in at.caption[1].value
     accuracy = float(_metric(at, "ASIF accuracy").rstrip("%")) / 100

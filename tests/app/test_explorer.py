@@ -14,16 +14,12 @@ from app import state
 from latent_core.data import load_dataset
 from latent_core.explore import compute_views
 from latent_core.metrics import jaccard_at_k, linear_cka, mutual_knn
-from tests.app.helpers import app, data_points, figures, ids_of, values
+from tests.app.helpers import app, assert_ok, data_points, figures, ids_of, values
 
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "150", "k": "20"}
 FAKE_IMAGE = {"a": "fake:image-a", "b": "fake:image-b", "data": "digits", "n": "120", "k": "15"}
 PANELS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 def _number(text: str) -> float:
@@ -42,7 +38,7 @@ def _same_up_to_axis_signs(a: np.ndarray, b: np.ndarray) -> bool:
 
 def test_default_flow_draws_five_aligned_panels():
     at = app(FAKE_TEXT).run()
-    _ok(at)
+    assert_ok(at)
     figs = figures(at)
     assert set(PANELS) <= set(figs)
     data = load_dataset("bbc", n=150)
@@ -73,7 +69,7 @@ def test_anchor_count_and_projection_changes_redraw_and_go_to_the_url():
     at = app(FAKE_TEXT).run()
     before = data_points(figures(at)["panel-rel-b"])
     at.slider(key="w_n_anchors").set_value(8).run()
-    _ok(at)
+    assert_ok(at)
     figs = figures(at)
     assert len(ids_of(figs["panel-rel-a"], "anchors")) == 8
     assert at.query_params["k"] == "8"
@@ -81,7 +77,7 @@ def test_anchor_count_and_projection_changes_redraw_and_go_to_the_url():
     assert not np.allclose([before[i] for i in before], [after[i] for i in before])
     at.selectbox(key="w_projection").set_value("euclidean").run()
     at.segmented_control(key="w_color_by").set_value("agreement").run()
-    _ok(at)
+    assert_ok(at)
     assert at.query_params["proj"] == "euclidean" and at.query_params["color"] == "agreement"
     colours = [t["marker"].get("color") for t in figures(at)["panel-rel-a"]["data"] if t["name"] == "agreement"]
     assert len(colours) == 1
@@ -96,7 +92,7 @@ def test_injected_selection_highlights_the_same_ids_in_every_panel():
     at.session_state["panel-rel-b"] = {"selection": {"points": points, "point_indices": list(range(6)),
                                                      "box": [], "lasso": []}}
     at.run()
-    _ok(at)
+    assert_ok(at)
     figs = figures(at)
     for key in PANELS:
         assert ids_of(figs[key], "selected (6)") == set(picked), key
@@ -106,7 +102,7 @@ def test_injected_selection_highlights_the_same_ids_in_every_panel():
     assert list(table["id"]) == list(picked)
     # The sidebar offers the selection as manual anchors.
     at.button(key="use-selection").click().run()
-    _ok(at)
+    assert_ok(at)
     assert at.session_state["w_strategy"] == "manual"
     assert ids_of(figures(at)["panel-abs-a"], "anchors") == set(picked)
     assert at.query_params["anchors"] == "manual" and at.query_params["manual"].split("|") == list(picked)
@@ -117,12 +113,12 @@ def test_url_round_trip_reopens_the_same_view():
     at.selectbox(key="w_translator").set_value("linear")
     at.selectbox(key="w_strategy").set_value("stratified").run()
     at.slider(key="w_n_anchors").set_value(11).run()
-    _ok(at)
+    assert_ok(at)
     link = dict(at.query_params)
     defaults_left_out = {key: value for key, value in FAKE_TEXT.items() if key != "data"}  # bbc is the default
     assert link == {**defaults_left_out, "k": "11", "tr": "linear", "anchors": "stratified"}
     again = app(link).run()
-    _ok(again)
+    assert_ok(again)
     for field in ("strategy", "n_anchors", "translator", "encoder_a", "dataset", "n_samples"):
         assert again.session_state[f"w_{field}"] == at.session_state[f"w_{field}"]
     assert figures(again)["panel-rel-b"] == figures(at)["panel-rel-b"]
@@ -132,7 +128,7 @@ def test_url_round_trip_reopens_the_same_view():
 
 def test_bad_link_values_are_ignored_with_a_warning():
     at = app({**FAKE_TEXT, "k": "lots", "map": "cubism"}).run()
-    _ok(at)
+    assert_ok(at)
     warnings = " ".join(w.value for w in at.sidebar.warning)
     assert "k=lots" in warnings and "map=cubism" in warnings
     assert at.session_state["w_n_anchors"] == 149  # the default 300, clamped to the 150 samples
@@ -141,10 +137,10 @@ def test_bad_link_values_are_ignored_with_a_warning():
 
 def test_images_and_the_similarity_page():
     at = app(FAKE_IMAGE).run()
-    _ok(at)
+    assert_ok(at)
     assert len(ids_of(figures(at)["panel-abs-b"], "anchors")) == 15
     at.switch_page("views/similarity.py").run()
-    _ok(at)
+    assert_ok(at)
     frame = at.dataframe[0].value  # shown as text, 3 decimals, '—' where a metric does not apply
     frame = frame.apply(lambda column: column.map(_number) if column.name not in ("comparison", "k") else column)
     data = load_dataset("digits", n=120)
@@ -165,7 +161,7 @@ def test_images_and_the_similarity_page():
     heat_a = values(next(iter(figs.values()))["data"][0]["z"])
     assert heat_a.shape == (15, 15) and np.allclose(np.diag(heat_a), 1, atol=1e-5)
     at.slider(key="metrics-k").set_value(5).run()
-    _ok(at)
+    assert_ok(at)
     assert at.dataframe[0].value["k"].iloc[0] == 5
     # MRR of the relative spaces, from scratch with numpy (anchors: the app's seeded random choice).
     from latent_core.anchors import select_anchors
@@ -188,7 +184,7 @@ def test_modality_mismatch_is_a_readable_error():
 def test_bad_uploads_show_readable_errors_and_a_good_one_switches_the_dataset():
     at = app(FAKE_TEXT).run()
     at.switch_page("views/upload.py").run()
-    _ok(at)
+    assert_ok(at)
     at.get("file_uploader")[0].upload("broken.zip", b"this is not a zip", "application/zip")
     at.run()
     assert not at.exception and len(at.error) == 1
@@ -204,14 +200,14 @@ def test_bad_uploads_show_readable_errors_and_a_good_one_switches_the_dataset():
                          "stars": ["good" if i % 2 else "bad" for i in range(40)]})
     at.get("file_uploader")[0].set_value(("reviews.csv", good.to_csv(index=False).encode(), "text/csv"))
     at.run()
-    _ok(at)  # no 'text'/'label' columns: the first two columns are offered as text and label
+    assert_ok(at)  # no 'text'/'label' columns: the first two columns are offered as text and label
     assert [at.selectbox(key=f"upload-{c}-column").value for c in ("text", "label")] == ["review", "stars"]
     assert "40 text samples, 2 classes" in at.success[0].value
     at.button(key="use-data").click().run()
-    _ok(at)
+    assert_ok(at)
     assert at.session_state["w_dataset"].startswith("upload:") and at.query_params["data"].startswith("upload:")
     at.switch_page("views/spaces.py").run()
-    _ok(at)
+    assert_ok(at)
     assert "40 samples, 2 classes" in at.caption[0].value
 
 
@@ -227,10 +223,10 @@ def test_uploaded_embeddings_must_align_with_the_dataset():
     np.save(right, np.random.default_rng(0).normal(size=(150, 5)).astype(np.float32))
     at.get("file_uploader")[1].set_value(("a.npy", right.getvalue(), "application/octet-stream"))
     at.run()
-    _ok(at)
+    assert_ok(at)
     at.button(key="use-encoder_a").click().run()
     at.switch_page("views/spaces.py").run()
-    _ok(at)
+    assert_ok(at)
     assert "a.npy (uploaded)" in at.caption[0].value and "(5-d)" in at.caption[0].value
 
 
@@ -247,7 +243,7 @@ def test_presets_are_valid_settings_offline_first():
 @pytest.mark.slow
 def test_umap_maps_show_pca_first_then_umap_and_are_reused():
     at = app({**FAKE_IMAGE, "map": "umap"}).run()
-    _ok(at)
+    assert_ok(at)
     figs = figures(at)
     assert set(PANELS) <= set(figs)
     assert "UMAP" in figs["panel-rel-a"]["layout"]["title"]["text"]
@@ -255,7 +251,7 @@ def test_umap_maps_show_pca_first_then_umap_and_are_reused():
     first = data_points(figs["panel-rel-b"])
     assert all(np.isfinite(v).all() for v in first.values())
     at.run()
-    _ok(at)
+    assert_ok(at)
     again = data_points(figures(at)["panel-rel-b"])
     assert all(np.array_equal(first[i], again[i]) for i in first)
 
@@ -272,7 +268,7 @@ def test_online_preset_offline_is_a_readable_error(monkeypatch):
 
 def test_tsne_panels_come_from_one_joint_fit():
     at = app({**FAKE_IMAGE, "map": "tsne"}).run()
-    _ok(at)
+    assert_ok(at)
     figs = figures(at)
     assert "t-SNE" in figs["panel-rel-b"]["layout"]["title"]["text"]
     rel_a, rel_b = data_points(figs["panel-rel-a"]), data_points(figs["panel-rel-b"])

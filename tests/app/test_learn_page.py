@@ -20,7 +20,7 @@ from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
 from latent_core.metrics import matching_quality
 from latent_core.stitching import split_indices, stitch_eval
-from tests.app.helpers import app, figures, values
+from tests.app.helpers import app, assert_ok, figures, values
 
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "200", "k": "30"}
 CROSSMODAL = {OVERRIDE_PREFIX + field: value for field, value in (  # the Cross-modal page's overrides: step 8's too
@@ -35,10 +35,6 @@ CONTROLS = {1: ("radio", "learn-feed"), 2: ("slider", "learn-heatmap_count"), 3:
             7: ("slider", "learn-anchor_count"), 8: ("slider", "learn-pairs")}
 
 
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-
 
 def _learn(step: int = 1):
     at = app(FAKE_TEXT)
@@ -48,19 +44,19 @@ def _learn(step: int = 1):
         at.session_state["learn_step"] = step - 1
     at.run()
     at.switch_page("views/learn.py").run()
-    _ok(at)
+    assert_ok(at)
     return at
 
 
 def _next(at):
     at.button(key="learn-next-top").click().run()
-    _ok(at)
+    assert_ok(at)
     return at
 
 
 def _previous(at):
     at.button(key="learn-previous-bottom").click().run()
-    _ok(at)
+    assert_ok(at)
     return at
 
 
@@ -110,7 +106,7 @@ def test_every_step_renders_its_formula_figure_control_and_notice():
 def test_step_indicator_jumps_to_a_step():
     at = _learn()
     at.segmented_control(key="learn-indicator").set_value(4).run()
-    _ok(at)
+    assert_ok(at)
     assert at.header[0].value.startswith("5. ") and at.segmented_control(key="learn-indicator").value == 4
 
 
@@ -135,7 +131,7 @@ def test_step_one_accuracy_of_a_on_b_and_on_rotated_a_match_an_independent_logis
     assert [values(t["y"])[0] for t in bars[:2]] == pytest.approx([on_a, on_b], abs=6e-4)
     # A's own vectors, rotated: a random orthogonal matrix (scipy) keeps every angle, changes every coordinate
     at.radio(key="learn-feed").set_value("rotated").run()
-    _ok(at)
+    assert_ok(at)
     line = _line(at, "**Accuracy on")
     assert "on A's vectors rotated" in line and _numbers(line)[0] == on_a
     rotated = a @ ortho_group.rvs(a.shape[1], random_state=0).astype(np.float32)
@@ -155,7 +151,7 @@ def test_step_four_stitching_beats_absolute_and_runs_both_ways():
     assert (stitched, own) == (round(relative.accuracy, 3), round(relative.a_accuracy, 3))
     assert 0 <= absolute <= 1
     at.radio(key="learn-direction").set_value("b_to_a").run()
-    _ok(at)
+    assert_ok(at)
     reverse = stitch_eval(b, a, data.labels, anchor_idx=anchors, method="relative:cosine", train_idx=train,
                           test_idx=test)
     assert _numbers(_line(at, "**30 anchors"))[0] == round(reverse.accuracy, 3)
@@ -168,7 +164,7 @@ def test_step_four_on_images_relative_stitching_beats_absolute():
     at.session_state["learn_step"] = 3
     at.run()
     at.switch_page("views/learn.py").run()
-    _ok(at)
+    assert_ok(at)
     stitched, absolute, own = _numbers(_line(at, "**30 anchors"))
     chance = float(re.search(r"chance \((\d\.\d\d)\)", str(figures(at)["learn-4-accuracy"]["data"])).group(1))
     assert stitched > absolute + 0.2 and own > chance + 0.3, (stitched, absolute, own, chance)
@@ -178,7 +174,7 @@ def test_a_changed_control_is_kept_when_coming_back():
     at = _learn(3)
     before = figures(at)["learn-3-rel-b"]
     at.selectbox(key="learn-projection").set_value("euclidean").run()
-    _ok(at)
+    assert_ok(at)
     assert "similarity **euclidean**" in _line(at, "**30 anchors**")
     changed = figures(at)["learn-3-rel-b"]
     assert changed != before
@@ -195,11 +191,11 @@ def test_a_changed_control_is_kept_when_coming_back():
     at.slider(key="learn-heatmap_count").set_value(12).run()
     _previous(at)
     at.radio(key="learn-feed").set_value("rotated").run()
-    _ok(at)
+    assert_ok(at)
     assert "on A's vectors rotated" in _line(at, "**Accuracy on")
     at.segmented_control(key="learn-indicator").set_value(7).run()
     at.segmented_control(key="learn-indicator").set_value(0).run()
-    _ok(at)
+    assert_ok(at)
     assert at.radio(key="learn-feed").value == "rotated"
     assert "on A's vectors rotated" in _line(at, "**Accuracy on")
     _next(at)
@@ -245,7 +241,7 @@ def test_step_six_aligns_b_in_a_hidden_order_and_its_numbers_match_a_recomputati
 
     # ten known pairs (B's first ten rows, with their A rows), grown by bootstrapping
     at.radio(key="learn-known_pairs").set_value(10).run()
-    _ok(at)
+    assert_ok(at)
     line = _line(at, f"**{matched} samples**")
     assert "10 known pairs + bootstrap" in line
     numbers = _numbers(line)
@@ -273,7 +269,7 @@ def test_step_seven_recomputes_for_the_chosen_anchors_and_keeps_every_try():
     assert at.slider(key="learn-anchor_count").value == 30 and at.slider(key="learn-anchor_count").max == POOL
     at.slider(key="learn-anchor_count").set_value(12)
     at.selectbox(key="learn-anchor_strategy").set_value("kmeans").run()
-    _ok(at)
+    assert_ok(at)
     stitched = _numbers(_line(at, "**12 kmeans anchors**"))[0]
     data, a, b = _spaces()
     pool, train, test = split_indices(data.labels, n_anchors=POOL, test_size=TEST, seed=0)
@@ -297,7 +293,7 @@ def test_presenter_mode_enlarges_the_text_and_stays_on_across_steps():
     at = _learn(2)
     assert not any("<style>" in m.value for m in at.markdown)
     at.toggle(key="learn-presenter").set_value(True).run()
-    _ok(at)
+    assert_ok(at)
     assert any("<style>" in m.value and "font-size" in m.value for m in at.markdown)
     assert figures(at)["learn-2-heat-a"]["layout"]["font"]["size"] == 18
     _next(at)
@@ -307,7 +303,7 @@ def test_presenter_mode_enlarges_the_text_and_stays_on_across_steps():
     assert figures(at)["learn-4-accuracy"]["layout"]["font"]["size"] == 18
     at.switch_page("views/spaces.py").run()
     at.switch_page("views/learn.py").run()
-    _ok(at)
+    assert_ok(at)
     assert at.toggle(key="learn-presenter").value and at.header[0].value.startswith("4. ")
 
 
@@ -321,7 +317,7 @@ def test_step_eight_asif_on_the_crossmodal_pages_data():
     gallery = [element for element in at.get("image") if len(element.captions) == 12]
     assert len(gallery) == 1 and all(c.startswith(("✓", "✗")) for c in gallery[0].captions)
     at.slider(key="learn-pairs").set_value(40).run()
-    _ok(at)
+    assert_ok(at)
     assert "on 260 test images" in _line(at, "**40 image/caption pairs**")
     _previous(at)
     _next(at)
@@ -341,6 +337,6 @@ def test_a_broken_scenario_shows_a_readable_error_and_keeps_the_navigation():
 def test_a_link_with_a_step_opens_that_step_and_keeps_it_in_the_url():
     at = app({**FAKE_TEXT, "step": "3"}).run()
     at.switch_page("views/learn.py").run()
-    _ok(at)
+    assert_ok(at)
     assert at.header[0].value.startswith("3.")
     assert at.query_params["step"] == "3" and at.query_params["a"] == "fake:text-a"

@@ -13,15 +13,11 @@ from app.services import stitching as lab
 from latent_core.explore import METRICS, register_metric
 from latent_core.linalg import match_dim
 from latent_core.translate import TRANSLATORS, Translator, register_translator
-from tests.app.helpers import app
+from tests.app.helpers import app, assert_ok
 
 FAKE_IMAGE = {"a": "fake:image-a", "b": "fake:image-b", "data": "digits", "n": "200", "k": "30"}
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "150", "k": "20"}
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 @pytest.fixture
@@ -53,14 +49,14 @@ def test_a_new_translator_joins_the_stitching_table_and_the_live_choices(isolate
     at = app(FAKE_IMAGE)
     at.run()
     at.switch_page("views/stitching.py").run()
-    _ok(at)
+    assert_ok(at)
     assert "translate:crop" in at.selectbox(key="live-method").options
     at.selectbox(key="live-method").set_value("translate:crop").run()
-    _ok(at)
+    assert_ok(at)
     assert "Stitched prediction" in at.success[0].value
     at.number_input(key="table-seeds").set_value(1).run()
     at.button(key="table-run").click().run()
-    _ok(at)
+    assert_ok(at)
     table = at.dataframe[0].value.set_index("method")
     assert list(table.index) == list(lab.table_methods()) and table.index[-1] == "translate:crop"
     assert 0 <= table.loc["translate:crop", "stitched"] <= 1
@@ -93,7 +89,7 @@ def test_a_new_metric_joins_the_similarity_table_with_its_help(width_metric):
     at = app(FAKE_TEXT)
     at.run()
     at.switch_page("views/similarity.py").run()
-    _ok(at)
+    assert_ok(at)
     table = at.dataframe[0].value.set_index("comparison")
     assert "width ratio" in table.columns
     # fake:text-a is 32-d and fake:text-b 48-d; relative spaces have one column per anchor (20); translated B is A's

@@ -15,15 +15,11 @@ from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
 from latent_core.explore import METRICS, compute_views
 from latent_core.metrics import cknna, linear_cka, mean_rank, mutual_knn
-from tests.app.helpers import app, figures, values
+from tests.app.helpers import app, assert_ok, figures, values
 
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "150", "k": "20"}
 ABSOLUTE, TRANSLATED = "absolute A vs absolute B", "B translated into A vs A"
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +40,12 @@ def test_all_metrics_with_intervals_on_the_button(spaces):
     a, b, views = spaces
     at = app(FAKE_TEXT).run()
     at.switch_page("views/similarity.py").run()
-    _ok(at)
+    assert_ok(at)
     quick = at.dataframe[0].value.set_index("comparison")
     assert "CKNNA" not in quick.columns and "top-1 retrieval" in quick.columns
     assert len(at.dataframe) == 1 and len(figures(at)) == 7  # no intervals, no curve before the buttons
     at.button(key="metrics-ci").click().run()
-    _ok(at)
+    assert_ok(at)
     table = at.dataframe[0].value.set_index("comparison")
     assert list(table.columns[1:]) == list(METRICS)
     assert float(table.loc[ABSOLUTE, "CKNNA"]) == pytest.approx(cknna(a, b, 10), abs=6e-4)
@@ -73,11 +69,11 @@ def test_alignment_vs_n_chart(spaces):
     a, b, _ = spaces
     at = app(FAKE_TEXT).run()
     at.switch_page("views/similarity.py").run()
-    _ok(at)
+    assert_ok(at)
     assert at.multiselect(key="curve-metrics").value == ["mutual k-NN", "Jaccard@k", "linear CKA"]
     at.multiselect(key="curve-metrics").set_value(["mutual k-NN", "linear CKA"])
     at.button(key="curve-run").click().run()
-    _ok(at)
+    assert_ok(at)
     curves = [f for f in figures(at).values() if "Alignment vs N" in str(f["layout"].get("title"))]
     assert len(curves) == 1 and len(figures(at)) == 8
     figure = curves[0]
@@ -96,6 +92,6 @@ def test_alignment_vs_n_chart(spaces):
     assert values(errors["arrayminus"])[0] == pytest.approx(np.mean(seed_means) - min(seed_means))
     assert math.isclose(values(errors["array"])[-1], 0, abs_tol=1e-12)  # every seed draws every sample at full N
     at.selectbox(key="curve-comparison").set_value("translated").run()  # new settings: the button again
-    _ok(at)
+    assert_ok(at)
     assert "top-1 retrieval" in at.multiselect(key="curve-metrics").options
     assert len(figures(at)) == 7

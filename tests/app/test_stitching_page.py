@@ -19,23 +19,19 @@ from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
 from latent_core.stitching import SHIPPED_DIR, SHIPPED_ENV, spec_fingerprint, write_shipped
-from tests.app.helpers import app, figures, values
+from tests.app.helpers import app, assert_ok, figures, values
 from tests.conftest import ROOT
 
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "200", "k": "30"}
 FAKE_IMAGE = {"a": "fake:image-a", "b": "fake:image-b", "data": "digits", "n": "200", "k": "30"}
 
 
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-
 
 def _lab(query):
     at = app(query)
     at.run()
     at.switch_page("views/stitching.py").run()
-    _ok(at)
+    assert_ok(at)
     return at
 
 
@@ -61,7 +57,7 @@ def test_live_prediction_shows_three_heads_and_the_nearest_anchors(isolated_cach
     assert max(cosines) <= all_cos.max() + 0.006
 
     at.text_area(key="live-text").set_value("Shares fell sharply on the stock market after weak profits").run()
-    _ok(at)
+    assert_ok(at)
     changed = [values(t["y"]) for t in figures(at)["chart-0"]["data"]]
     assert not np.allclose(changed[0], probabilities[0])
 
@@ -79,14 +75,14 @@ def test_stitching_table_and_anchor_curves_compute_once_then_come_from_disk(isol
     at = _lab(FAKE_IMAGE)  # digits pixels: a space a linear head classifies well
     at.number_input(key="table-seeds").set_value(2).run()
     at.button(key="table-run").click().run()
-    _ok(at)
+    assert_ok(at)
     table = at.dataframe[0].value
     assert list(table["method"]) == list(lab.table_methods())
     assert table["stitched"].between(0, 1).all() and (table["no stitch (A on A)"] > table["chance"]).all()
     assert (table.set_index("method").loc["relative:cosine", "stitched"]
             > table.set_index("method").loc["absolute", "stitched"])
     at.button(key="sweep-run").click().run()
-    _ok(at)
+    assert_ok(at)
     count_figure = next(f for f in figures(at).values() if "number of anchors" in f["layout"]["title"]["text"])
     xs = values(count_figure["data"][0]["x"])
     assert tuple(int(x) for x in xs) == lab.sweep_counts(lab.Settings(n_anchors=30), 200)
@@ -106,7 +102,7 @@ def test_image_input_sample_and_upload(isolated_cache):
     Image.fromarray((np.random.default_rng(0).random((8, 8)) * 255).astype(np.uint8)).save(buffer, format="PNG")
     at.get("file_uploader")[0].set_value(("digit.png", buffer.getvalue(), "image/png"))
     at.run()
-    _ok(at)
+    assert_ok(at)
     assert "Stitched prediction" in at.success[0].value
 
 
@@ -154,10 +150,10 @@ def test_shipped_table_and_curves_show_without_a_click_for_their_setting_only(is
     assert not list((isolated_cache / "stitching").glob("*.csv")), "nothing was computed"
     # Another setting (2 seeds instead of 3) was not shipped: the table waits for its button, the curves stay.
     at.number_input(key="table-seeds").set_value(2).run()
-    _ok(at)
+    assert_ok(at)
     assert _buttons(at) == {"table-run"}
     at.button(key="table-run").click().run()
-    _ok(at)
+    assert_ok(at)
     assert not (at.dataframe[0].value["stitched"] == 0.123).any(), "computed, not shipped"
 
 
@@ -177,7 +173,7 @@ def test_a_fingerprint_mismatch_computes(isolated_cache, tmp_path, monkeypatch):
     at = _lab(FAKE_IMAGE)
     assert _buttons(at) == {"table-run", "sweep-run"}
     at.button(key="table-run").click().run()
-    _ok(at)
+    assert_ok(at)
     assert not (at.dataframe[0].value["stitched"] == 0.123).any()
 
 
@@ -195,7 +191,7 @@ def test_default_scenario_shows_the_shipped_table_and_curves_at_once(monkeypatch
     at = app(timeout=600)
     at.run()
     at.switch_page("views/stitching.py").run()
-    _ok(at)
+    assert_ok(at)
     assert not _buttons(at)
     table = at.dataframe[0].value.set_index("method")
     shipped = {json.loads(p.read_text())["spec"]["kind"]: json.loads(p.read_text()) for p in SHIPPED_DIR.glob("*.json")}

@@ -10,16 +10,12 @@ from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
 from latent_core.explore import compute_views
-from tests.app.helpers import app, figures, ids_of
+from tests.app.helpers import app, assert_ok, figures, ids_of
 
 FAKE_TEXT = {"a": "fake:text-a", "b": "fake:text-b", "data": "bbc", "n": "150", "k": "20"}
 FAKE_IMAGE = {"a": "fake:image-a", "b": "fake:image-b", "data": "digits", "n": "120", "k": "15"}
 PANELS = ("panel-abs-a", "panel-abs-b", "panel-rel-a", "panel-rel-b", "panel-translated")
 
-
-def _ok(at) -> None:
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
 
 
 def _spaces(query: dict) -> tuple:
@@ -54,7 +50,7 @@ def _table(at, key: str):
 def _click_row(at, key: str, row: int | None) -> None:
     at.session_state[key] = {"selection": {"rows": [] if row is None else [row], "columns": [], "cells": []}}
     at.run()
-    _ok(at)
+    assert_ok(at)
 
 
 def _highlighted(at) -> dict[str, set[str]]:
@@ -64,7 +60,7 @@ def _highlighted(at) -> dict[str, set[str]]:
 
 def test_tables_rank_like_a_brute_force_and_a_clicked_row_lights_up_everywhere():
     at = app(FAKE_TEXT).run()
-    _ok(at)
+    assert_ok(at)
     data, a, b = _spaces(FAKE_TEXT)
     jaccard = _jaccard(a, b, 10)
     most_changed, most_agreeing = _order(a, b, 10), _order(a, b, 10, agree=True)
@@ -88,7 +84,7 @@ def test_tables_rank_like_a_brute_force_and_a_clicked_row_lights_up_everywhere()
     _click_row(at, "moved-changed", 0)
     assert _highlighted(at) == {key: {data.ids[first]} for key in PANELS}
     at.run()  # a rerun without a new click keeps it (the charts' unchanged events do not undo it)
-    _ok(at)
+    assert_ok(at)
     assert _highlighted(at) == {key: {data.ids[first]} for key in PANELS}
 
     # A lasso in a panel afterwards wins over the table's still-selected row ...
@@ -98,7 +94,7 @@ def test_tables_rank_like_a_brute_force_and_a_clicked_row_lights_up_everywhere()
     at.session_state["panel-abs-b"] = {"selection": {"points": points, "point_indices": [0, 1, 2], "box": [],
                                                      "lasso": []}}
     at.run()
-    _ok(at)
+    assert_ok(at)
     assert _highlighted(at) == {key: set(picked) for key in PANELS}
     # ... and a row of the other table takes over again; deselecting it clears the selection it made.
     _click_row(at, "moved-agreeing", 2)
@@ -111,7 +107,7 @@ def test_relative_comparison_and_k_follow_the_controls():
     at = app(FAKE_TEXT).run()
     at.segmented_control(key="moved-comparison").set_value("relative").run()
     at.slider(key="moved-k").set_value(5).run()
-    _ok(at)
+    assert_ok(at)
     data, a, b = _spaces(FAKE_TEXT)
     anchors = sorted(data.ids.index(i) for i in ids_of(figures(at)["panel-rel-a"], "anchors"))
     views = compute_views(a, b, anchors)
@@ -126,7 +122,7 @@ def test_relative_comparison_and_k_follow_the_controls():
 
 def test_image_tables_show_thumbnails():
     at = app(FAKE_IMAGE).run()
-    _ok(at)
+    assert_ok(at)
     data, a, b = _spaces(FAKE_IMAGE)
     order = _order(a, b, 10)
     changed = _table(at, "moved-changed")
