@@ -1,0 +1,103 @@
+"""``fit-translator``: fit a latent_core translator on anchor ids embedded by both models; save it safely.
+
+Reads the old-model table and the new-model table (LanceDB, ``id`` + vector column), takes the ids present in both
+(or those listed in ``--anchor-ids``, one per line), optionally a seeded sample of ``--max-anchors`` of them, fits
+``--estimator`` (any name in ``latent_core.translate.TRANSLATORS``) old -> new and writes
+``translator.safetensors`` + ``translator.json`` into ``--out`` (:mod:`latent_core.batch.translator_io`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from latent_core.batch import store
+from latent_core.batch.options import check_positive, encoder_fingerprint, positive_int
+from latent_core.batch.translator_io import save_translator
+from latent_core.errors import InvalidParameterError
+from latent_core.translate import TRANSLATORS, get_translator
+
+
+def _ids(table) -> list[str]:
+    return table.to_lance().to_table(columns=[store.ID_COLUMN]).column(store.ID_COLUMN).to_pylist()
+
+
+def anchor_ids(old, new, listed: list[str] | None, max_anchors: int | None, seed: int) -> list[str]:
+    """The anchor ids: ``listed`` (each must be in both tables) or the ids common to both, sorted; then a seeded
+    sample of ``max_anchors`` (kept in sorted order). Raises InvalidParameterError when fewer than 2 remain."""
+    common = set(_ids(old)) & set(_ids(new))
+    if listed is not None:
+        missing = [i for i in listed if i not in common]
+        if missing:
+            raise InvalidParameterError(f"{len(missing)} listed anchor ids are not in both tables (first: "
+                                        f"{missing[:3]}).")
+        ids = list(dict.fromkeys(listed))
+    else:
+        ids = sorted(common)
+    check_positive(max_anchors, "max_anchors")
+    if max_anchors and len(ids) > max_anchors:
+        keep = np.sort(np.random.default_rng(seed).choice(len(ids), max_anchors, replace=False))
+        ids = [ids[i] for i in keep]
+    if len(ids) < 2:
+        raise InvalidParameterError(f"Only {len(ids)} ids are in both tables; a translator needs at least 2 anchor "
+                                    "pairs embedded by both models.")
+    return ids
+
+
+def fit_translator(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, estimator: str = "procrustes",
+                   scaling: str | None = "standard", ridge: float = 1e-4, column: str = store.VECTOR_COLUMN,
+                   listed_ids: list[str] | None = None, max_anchors: int | None = None, seed: int = 0,
+                   old_fingerprint: str | None = None, new_fingerprint: str | None = None) -> dict:
+    """Fit and save; returns the summary ``{"estimator", "anchors", "source_dim", "target_dim", "out"}``."""
+    TRANSLATORS.get(estimator)  # UnknownNameError before any reading
+    old, new = store.open_table(old_uri, old_table), store.open_table(new_uri, new_table)
+    ids = anchor_ids(old, new, listed_ids, max_anchors, seed)
+    source, target = store.read_vectors(old, ids, column), store.read_vectors(new, ids, column)
+    translator = get_translator(estimator, scaling=scaling, ridge=ridge).fit(source, target)
+    fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
+                    "target": encoder_fingerprint(new.schema, new_fingerprint)}
+    save_translator(translator, out_dir, anchor_ids=ids, fingerprints={k: v for k, v in fingerprints.items() if v},
+                    extra={"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}",
+                           "column": column})
+    return {"estimator": estimator, "anchors": len(ids), "source_dim": source.shape[1],
+            "target_dim": target.shape[1], "out": str(out_dir)}
+
+
+def run(args: argparse.Namespace) -> int:
+    listed = None
+    if args.anchor_ids:
+        path = Path(args.anchor_ids)
+        if not path.is_file():
+            raise InvalidParameterError(f"--anchor-ids {args.anchor_ids!r} is not a file.")
+        listed = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    summary = fit_translator(args.old_uri, args.old_table, args.new_uri or args.old_uri, args.new_table, args.out,
+                             estimator=args.estimator, scaling=None if args.scaling == "none" else args.scaling,
+                             ridge=args.ridge, column=args.column, listed_ids=listed, max_anchors=args.max_anchors,
+                             seed=args.seed, old_fingerprint=args.old_fingerprint, new_fingerprint=args.new_fingerprint)
+    print(f"{summary['out']}: {summary['estimator']} [{summary['source_dim']}] -> [{summary['target_dim']}] fitted "
+          f"on {summary['anchors']} anchor pairs")
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``fit-translator`` subcommand."""
+    parser = subparsers.add_parser("fit-translator", help="fit a translator old -> new on shared anchor ids",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("--old-uri", required=True, help="LanceDB folder of the old-model table")
+    parser.add_argument("--old-table", required=True)
+    parser.add_argument("--new-uri", default=None, help="LanceDB folder of the new-model table (default: --old-uri)")
+    parser.add_argument("--new-table", required=True)
+    parser.add_argument("--out", required=True, help="folder for translator.safetensors + translator.json")
+    parser.add_argument("--estimator", default="procrustes", help=f"one of {', '.join(TRANSLATORS)}")
+    parser.add_argument("--scaling", default="standard", choices=["standard", "isotropic", "none"])
+    parser.add_argument("--ridge", type=float, default=1e-4)
+    parser.add_argument("--column", default=store.VECTOR_COLUMN, help="vector column of both tables")
+    parser.add_argument("--anchor-ids", default=None, help="file of anchor ids, one per line (default: all shared)")
+    parser.add_argument("--max-anchors", type=positive_int, default=None, help="seeded sample of this many ids")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--old-fingerprint", default=None, help="old encoder fingerprint (default: from the table)")
+    parser.add_argument("--new-fingerprint", default=None, help="new encoder fingerprint (default: from the table)")
+    parser.set_defaults(run=run)
+    return parser
