@@ -147,17 +147,35 @@ def _positions(ids: np.ndarray, wanted: Sequence[str], what: str) -> np.ndarray:
     return np.array([index[key] for key in wanted], dtype=np.int64)
 
 
+class _Rows:
+    """The rows of a stream of ``[n_i, D]`` chunks, taken ``n`` at a time whatever the chunks' sizes."""
+
+    def __init__(self, chunks: Iterator[np.ndarray]) -> None:
+        self._chunks, self._left = chunks, None
+
+    def take(self, n: int) -> np.ndarray:
+        parts = []
+        while n:
+            if self._left is None or not len(self._left):
+                self._left = next(self._chunks)
+            part, self._left = self._left[:n], self._left[n:]
+            parts.append(part)
+            n -= len(part)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _streamed_paired_cosine(new_table, new_ids, translated_table, translated_ids, new_col, translated_col,
                             chunk_rows: int) -> float:
     from latent_core.batch.store import read_vectors
 
     total, count = 0.0, 0
     same_order = len(new_ids) == len(translated_ids) and bool(np.all(new_ids == translated_ids))
-    new_chunks = _stream(new_table, new_col, chunk_rows) if same_order else None
+    # the two tables' batches need not line up (their files hold different row counts): take rows, not batches
+    new_rows = _Rows(_stream(new_table, new_col, chunk_rows)) if same_order else None
     offset = 0
     for chunk in _stream(translated_table, translated_col, chunk_rows):
-        if new_chunks is not None:
-            target = next(new_chunks)
+        if new_rows is not None:
+            target = new_rows.take(len(chunk))
         else:
             target = read_vectors(new_table, list(translated_ids[offset : offset + len(chunk)]), new_col)
         if target.shape[1] != chunk.shape[1]:
