@@ -12,8 +12,8 @@ from app.services import stitching as lab
 from latent_core.data import load_dataset
 from latent_core.embed import embed_dataset
 from latent_core.encoders import get_encoder
-from tests.app.helpers import app, figures, values
-from tests.app.test_stitching_page import FAKE_TEXT, _lab, _ok
+from tests.app.helpers import app, assert_ok, figures, values
+from tests.app.test_stitching_page import FAKE_TEXT, _lab
 from tests.conftest import ROOT
 
 
@@ -85,7 +85,7 @@ def test_default_scenario_calibration_lowers_the_ece_on_the_test_samples(monkeyp
     at = app(timeout=600)
     at.run()
     at.switch_page("views/stitching.py").run()
-    _ok(at)
+    assert_ok(at)
     before, after = _check_diagram(at)
     assert after < before, (before, after)
     assert _metrics(at)["temperature T"] > 1
