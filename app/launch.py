@@ -88,9 +88,9 @@ def app_environment() -> dict[str, str]:
 MAIN = ROOT / "app" / "main.py"
 # What the default page imports, in the order the script imports it (the pages in app/views are scripts: not these;
 # streamlit.emojis is what set_page_config imports to check the page icon)
-PRELOAD = ("plotly.graph_objects", "streamlit.emojis", "latent_core.encoders", "app.safety", "app.state",
-           "app.components.sidebar", "app.services.spaces", "app.components.projection", "app.components.feedback",
-           "app.components.progress", "app.services.alignment", "app.uploads")
+PRELOAD = ("plotly.graph_objects", "streamlit.emojis", "latent_core.encoders", "app.backpressure", "app.safety",
+           "app.state", "app.components.sidebar", "app.services.spaces", "app.components.projection",
+           "app.components.feedback", "app.components.progress", "app.services.alignment", "app.uploads")
 
 
 def command(extra: list[str]) -> list[str]:
