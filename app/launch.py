@@ -9,6 +9,8 @@ project cache folder (``LATENT_CACHE_DIR``) so UMAP compiles once per machine, n
 Streamlit runs in this process (as ``python -m streamlit run`` would), and a background thread imports what the
 first page needs (torch, plotly, the app's modules: about 2 s on 2 cores) as soon as the server is up, while the
 browser is still loading the page: the first visitor's script then finds them imported (``preload``).
+
+``--lance-db DIR`` (both modes) sets ``LATENT_LANCE_DB``: the folder of batch outputs the Upload page offers.
 """
 
 from __future__ import annotations
@@ -180,11 +182,32 @@ def hosted_options(address: str, port: int, extra: list[str]) -> list[str]:
     return [*(f"--{name}={value}" for name, value in options.items()), *extra]
 
 
+def take_lance_db(args: list[str], env: dict[str, str]) -> list[str]:
+    """``args`` without ``--lance-db DIR``; sets ``env["LATENT_LANCE_DB"]`` to DIR's absolute path (the folder of
+    LanceDB tables visitors may sample on the Upload page: they pick table names from its listing, never a path).
+
+    Raises:
+        SystemExit: DIR is not a folder.
+    """
+    parser = argparse.ArgumentParser(prog="python -m app.launch", add_help=False, allow_abbrev=False)
+    parser.add_argument("--lance-db", metavar="DIR",
+                        help="a folder of LanceDB tables (python -m latent_core.batch outputs) to offer for sampling")
+    options, rest = parser.parse_known_args(args)
+    if options.lance_db is not None:
+        folder = Path(options.lance_db).expanduser().resolve()
+        if not folder.is_dir():
+            parser.error(f"--lance-db {options.lance_db}: not a folder")
+        env["LATENT_LANCE_DB"] = str(folder)
+    return rest
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.launch [streamlit options]`` (local), or ``--hosted [--address A] [--port P]``."""
+    """``python -m app.launch [--lance-db DIR] [streamlit options]`` (local), or ``--hosted [--address A]
+    [--port P]``."""
     args = list(sys.argv[1:] if argv is None else argv)
     ensure_config()
     env = app_environment()
+    args = take_lance_db(args, env)
     if "--hosted" in args:
         parser = argparse.ArgumentParser(prog="python -m app.launch --hosted")
         parser.add_argument("--hosted", action="store_true")

@@ -52,7 +52,7 @@ def run() -> None:
     except LatentCoreError:
         data = None  # the page shows the error with what to do
     sidebar.live_controls(data, policy.slider_max(None if data is None else len(data)))
-    page_owned = {key: safety.cut(value, 20) for key, value in st.query_params.to_dict().items()
+    page_owned = {key: safety.cut(value, state.PAGE_PARAM_CHARS) for key, value in st.query_params.to_dict().items()
                   if key in state.PAGE_PARAMS}
     st.query_params.from_dict({**state.to_query(sidebar.current()), **page_owned})
     navigation.run()

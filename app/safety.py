@@ -6,6 +6,8 @@ The app is served to strangers, so everything that arrives from outside is data:
   specs), hub ids where this mode allows the hub, and ``upload:<id>`` of a file uploaded in the same browser
   session. Anything that would read a file (``file:``, ``table:``, ``zip:``, ``st:/folder``, ``clip:local-dir:``)
   is refused with one message that never depends on whether the path exists, because nothing is looked up.
+  Batch outputs (LanceDB tables) come only from the folder the operator names (:func:`batch_folder`); a link's
+  table name must be one of its listing (:func:`admit_table`).
 - **Never markup.** :func:`md` escapes text for ``st.markdown`` / ``st.error`` / captions; :func:`html`
   for Plotly labels (Plotly renders ``<a href>`` in legends and hover text).
 - **Capped.** :class:`Limits` holds every cap; the hosted mode's are tighter.
@@ -59,6 +61,8 @@ class Limits:
     max_seed: int = 1_000_000
     max_manual_anchors: int = 1000
     max_link_value: int = 2000  # characters of one URL parameter (longer: refused, never parsed)
+    max_batch_rows: int = 5000  # rows of a sample of a batch output (a LanceDB table) opened in the explorer
+    max_batch_tables: int = 500  # tables listed from the operator's batch folder
     echo_chars: int = 40  # how much of a refused value is shown back
 
 
@@ -68,6 +72,13 @@ HOSTED_LIMITS = Limits(max_samples=20_000, max_text_chars=2_000, max_upload_mb=2
 
 def limits() -> Limits:
     return HOSTED_LIMITS if hosted() else LOCAL_LIMITS
+
+
+def batch_folder() -> str | None:
+    """The folder of LanceDB tables (batch outputs) the operator lets visitors sample: ``LATENT_LANCE_DB``, set by
+    ``python -m app.launch --lance-db DIR``; None when unset. Never taken from a visitor: they pick table names from
+    its listing (:func:`admit_table`)."""
+    return os.environ.get("LATENT_LANCE_DB", "").strip() or None
 
 
 # ---- showing text back ------------------------------------------------------------------------------------
@@ -140,3 +151,20 @@ def admit(spec: str, role: str, owned_uploads: Mapping[str, str]) -> str:
     if kind == "name" or (kind == "hub" and hub_allowed()):
         return spec
     raise _refuse(role)
+
+
+TABLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")  # LanceDB's table names (no separators, no "..")
+NOT_A_TABLE = ("is not one of the tables this server offers: pick a table from the list on the Upload page "
+               "(batch outputs)")
+
+
+def admit_table(name: str, listed) -> str:
+    """``name`` if a link may name it as a batch output: exactly one of the ``listed`` tables (the listing of the
+    operator's folder), never a path. The message never quotes the value (nothing is looked up on disk).
+
+    Raises:
+        RefusedSpec: anything else.
+    """
+    if isinstance(name, str) and TABLE_NAME.fullmatch(name) and name in listed:
+        return name
+    raise RefusedSpec(f"The table {NOT_A_TABLE}.")

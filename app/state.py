@@ -112,7 +112,10 @@ QUERY_NAMES = {"encoder_a": "a", "encoder_b": "b", "dataset": "data", "n_samples
 CHOICE_FIELDS = ("strategy", "projection", "translator", "map_kind", "color_by", "anchor_mode", "sides")
 MANUAL_SEPARATOR = "|"
 SPEC_FIELDS = ("encoder_a", "encoder_b", "encoder_c", "dataset")  # never echoed: a refused one may be a server path
-PAGE_PARAMS = ("step",)  # URL parameters a page owns (the lesson step); kept when the settings are written
+PAGE_PARAMS = ("step", "lance_a", "lance_b")  # URL parameters a page owns (the lesson step, the batch
+# tables of the Upload page: checked there against the listing, safety.admit_table); kept when the settings
+# are written
+PAGE_PARAM_CHARS = 100  # characters of a page-owned value kept (a table name has at most 100)
 
 
 @dataclass(frozen=True)

@@ -272,3 +272,60 @@ def search(table, queries: np.ndarray, k: int = 10, *, column: str = VECTOR_COLU
         if count < width:  # an ANN index can return fewer rows than asked
             ids[q, count:], distances[q, count:] = None, np.inf
     return ids, distances
+
+
+def sample_positions(rows: int, n: int, seed: int = 0) -> np.ndarray:
+    """``min(n, rows)`` sorted row positions spread evenly over ``[0, rows)``: the range is cut into that many equal
+    strata (integer edges, each at least one row wide) and one position is drawn in each, seeded by ``seed``."""
+    rows, n = int(rows), min(int(n), int(rows))
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    edges = (np.arange(n + 1, dtype=np.int64) * rows) // n
+    offsets = (np.random.default_rng(seed).random(n) * (edges[1:] - edges[:-1])).astype(np.int64)
+    return edges[:-1] + offsets
+
+
+def sample_rows(table, n: int, seed: int = 0, columns: Sequence[str] | None = None) -> pa.Table:
+    """At most ``n`` rows of ``table`` drawn evenly and seeded (:func:`sample_positions`), in table order.
+
+    Only those rows are read (Lance's random access by row offset), never the whole table.
+
+    Raises:
+        MissingColumnError: a column is missing.
+    """
+    names = table.schema.names
+    for name in columns or ():
+        if name not in names:
+            raise MissingColumnError(f"Table {table.name!r} has no column {name!r}; its columns: {', '.join(names)}.")
+    dataset = table.to_lance()
+    positions = sample_positions(dataset.count_rows(), n, seed)
+    return dataset.take(pa.array(positions, pa.int64()), columns=list(columns) if columns else None)
+
+
+def rows_with_ids(table, ids: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
+    """The rows of ``table`` whose id is in ``ids`` (any order; ids not in the table are left out): a filtered read,
+    never the whole table.
+
+    Raises:
+        MissingColumnError: a column is missing; InvalidParameterError: an id is repeated in the table.
+    """
+    names = table.schema.names
+    wanted = list(columns) if columns is not None else names
+    for name in wanted:
+        if name not in names:
+            raise MissingColumnError(f"Table {table.name!r} has no column {name!r}; its columns: {', '.join(names)}.")
+    select = wanted if ID_COLUMN in wanted else [ID_COLUMN, *wanted]
+    dataset = table.to_lance()
+    ids = [str(i) for i in dict.fromkeys(ids)]
+    parts = [dataset.to_table(columns=select, filter=f"{ID_COLUMN} IN ({', '.join(map(_quoted, chunk))})")
+             for chunk in (ids[i:i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY))]
+    found = pa.concat_tables(parts) if parts else dataset.schema.empty_table().select(select)
+    if len(set(found.column(ID_COLUMN).to_pylist())) != found.num_rows:
+        raise InvalidParameterError(f"Table {table.name!r} holds some of these ids more than once.")
+    return found.select(wanted)
+
+
+def vector_columns(schema: pa.Schema) -> list[str]:
+    """The names of the fixed-size-list float columns (the vector columns) of a schema, in schema order."""
+    return [field.name for field in schema
+            if pa.types.is_fixed_size_list(field.type) and pa.types.is_floating(field.type.value_type)]

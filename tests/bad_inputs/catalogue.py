@@ -492,8 +492,48 @@ def _upload_cases() -> None:
         lambda: upload([(1, "a.npy", _npy(nan))]))
     case("upload-embeddings-1d", "upload", "a `.npy` of shape (60,)", ("tests/core/test_precomputed.py",))(
         lambda: upload([(1, "a.npy", _npy(np.ones(60, np.float32)))]))
+    lance_test = "tests/app/test_lance_sample.py"
+    case("upload-batch-no-shared-ids", "upload", "two batch outputs (LanceDB tables in the `--lance-db` folder) "
+         "that share no id, opened as A and B", (f"{lance_test}::test_readable_errors_for_no_shared_ids_and_no_vector_"
+                                                 "column",))(
+        lambda: batch_output(tables=("bodies_old", "elsewhere")))
+    case("url-batch-table-path", "URL", "`/?lance_a=../../etc/passwd` on the Upload page of a server with a batch "
+         "folder (a table name must be one of its listing)",
+         (f"{lance_test}::test_a_table_name_from_the_link_must_be_listed",))(
+        lambda: batch_output({"lance_a": "../../etc/passwd"}))
     case("upload-embeddings-not-npy", "upload", "a text file named `b.npy`", ("tests/core/test_precomputed.py",))(
         lambda: upload([(2, "b.npy", b"not numpy at all")]))
+
+
+def _batch_folder() -> str:
+    """A batch folder (``--lance-db``) with two small LanceDB tables that share no id (made once per process)."""
+    global _BATCH_FOLDER
+    if _BATCH_FOLDER is None:
+        import numpy as np
+
+        from latent_core.batch import store
+
+        folder = tempfile.mkdtemp(prefix="batch-")
+        for name, prefix in (("bodies_old", "doc"), ("elsewhere", "other")):
+            ids = [f"{prefix}-{i}" for i in range(12)]
+            vectors = np.random.default_rng(0).normal(size=(12, 4)).astype(np.float32)
+            store.create_table(folder, name, store.make_batch(ids, vectors, extra={"label": ["a", "b"] * 6}))
+        _BATCH_FOLDER = folder
+    return _BATCH_FOLDER
+
+
+_BATCH_FOLDER: str | None = None
+
+
+def batch_output(query: dict[str, str] | None = None, tables: tuple[str, str] | None = None) -> tuple[str, str]:
+    """The Upload page of a server with a batch folder; ``tables``: pick them as A and B."""
+    with environment(LATENT_LANCE_DB=_batch_folder()):
+        at = open_app({**FAKE, **(query or {})}, page="upload")
+        if tables and not at.exception:
+            at.selectbox(key="lance-table-a").set_value(tables[0])
+            at.selectbox(key="lance-table-b").set_value(tables[1])
+            at.run()
+        return shown(at)
 
 
 def _store(name: str, content: bytes):
