@@ -73,15 +73,19 @@ def polar_factor_of_product(left: torch.Tensor, right: torch.Tensor) -> torch.Te
     return (q_left @ u[:, keep]) @ (vt[keep] @ q_right.T)
 
 
-def ridge_solve(design: torch.Tensor, target: torch.Tensor, ridge: float) -> tuple[torch.Tensor, int]:
+def ridge_solve(design: torch.Tensor, target: torch.Tensor, ridge: float,
+                shrinkage: float = 0.0) -> tuple[torch.Tensor, int]:
     """``W`` minimising ``||design @ W - target||`` through the SVD of ``design``.
 
     Exact least squares when ``design`` has full column rank; otherwise ridge regression with
     ``alpha = ridge * sigma_max^2``: ``W = (X^T X + alpha I)^-1 X^T Y``, computed as
-    ``V diag(s / (s^2 + alpha)) U^T Y``.
+    ``V diag(s / (s^2 + alpha)) U^T Y``. A positive ``shrinkage`` is a ridge applied whatever the rank,
+    ``alpha = shrinkage * sigma_max^2``: near the interpolation threshold (as many anchors as unknowns) the exact
+    solution has a tiny singular value and amplifies the anchors' noise, which such a ridge holds back.
 
     Args:
-        design: ``[K, D]``; target: ``[K, T]``; ridge: relative ridge strength (> 0).
+        design: ``[K, D]``; target: ``[K, T]``; ridge: relative ridge strength (> 0), used when rank deficient;
+        shrinkage: relative ridge strength (>= 0) used at every rank when positive.
 
     Returns:
         ``(W [D, T], numerical rank of design)``; ``rank < D`` means the ridge was used.
@@ -89,6 +93,9 @@ def ridge_solve(design: torch.Tensor, target: torch.Tensor, ridge: float) -> tup
     u, s, vt = torch.linalg.svd(design, full_matrices=False)
     rank = int(_kept(s, tuple(design.shape), design.dtype).sum())
     projected = u.T @ target
+    if shrinkage > 0:
+        alpha = shrinkage * s.max() ** 2
+        return vt.T @ ((s / (s * s + alpha))[:, None] * projected), rank
     if rank == design.shape[1]:
         return vt.T @ (projected / s[:, None]), rank
     alpha = ridge * s.max() ** 2

@@ -56,6 +56,7 @@ from latent_core.validation import (
 )
 
 _CHUNK_ELEMENTS = 1 << 24  # rows per chunk = this / (K * D): ~64 MB of float32 intermediates
+_CHUNK_ELEMENTS_GPU = 1 << 26  # on an accelerator, fewer and larger products (~256 MB): launches and syncs add up
 
 # name -> fn(x [N, D], anchors [K, D]) -> [N, K]. Metadata: similarity (larger = closer; sparsifiable; anchors
 # must be non-zero), centred (computed on inputs centred at the anchors' mean: same numbers, better conditioned).
@@ -219,7 +220,8 @@ def _project(x: torch.Tensor, prepared, projection: str, topk, power, chunk_size
             per_row = x.shape[1] // 2 if topk is None and power is None else max(x.shape[1], k)
         else:
             per_row = k + 2 * x.shape[1]
-        chunk_size = max(1, _CHUNK_ELEMENTS // max(1, per_row))
+        budget = _CHUNK_ELEMENTS if x.device.type == "cpu" else _CHUNK_ELEMENTS_GPU
+        chunk_size = max(1, budget // max(1, per_row))
     chunk_size = as_int(chunk_size, "chunk_size")
     if chunk_size < 1:
         raise InvalidParameterError(f"chunk_size must be positive, got {chunk_size}.")
@@ -257,6 +259,8 @@ def _checked_norms(rows: torch.Tensor, offset: int, name: str, x: torch.Tensor) 
     non-finite (NonFiniteError, with the precise message), a zero row is a ZeroVectorError. None when finite rows
     have a norm beyond their dtype (the caller then takes the exact path)."""
     norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
+    if bool((torch.isfinite(norms) & (norms > 0)).all()):  # the usual case: one host sync per chunk on a GPU
+        return norms
     if not bool(torch.isfinite(norms).all()):
         check_finite(x[offset : offset + rows.shape[0]], name)
         return None

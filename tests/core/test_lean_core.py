@@ -190,6 +190,30 @@ def test_translator_transform_errors(monkeypatch):
     assert torch.isfinite(inverse.transform(RNG.normal(size=(31, 6)))).all()
 
 
+def test_linear_translators_fold_their_scalings_without_losing_a_large_common_offset():
+    # the folded float32 product keeps the shift outside it: an offset of 1e4 on every input (and the anchors)
+    # cancels before the product, so the result still matches the float64 reference
+    for name in ("procrustes", "linear", "affine", "lortho"):
+        translator = get_translator(name).fit(SOURCE + 1e4, TARGET)
+        x = RNG.normal(size=(50, 6)) + 1e4
+        np.testing.assert_allclose(translator.transform(x).numpy(), translator_reference(translator, x),
+                                   rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_value_in_a_direction_the_map_ignores_is_still_an_error(bad, monkeypatch):
+    # 3 anchors in 6 dimensions: Procrustes keeps only the directions they span (a partial isometry), so a whole
+    # input direction maps to zero; a non-finite value there must still be reported (inf * 0 and NaN * 0 are NaN)
+    monkeypatch.setattr(translate, "_CHUNK_ELEMENTS", 6 * 4)
+    source = np.zeros((3, 6))
+    source[:, :3] = RNG.normal(size=(3, 3))
+    translator = get_translator("procrustes", scaling=None).fit(source, RNG.normal(size=(3, 6)))
+    x = RNG.normal(size=(12, 6))
+    x[9, 5] = bad
+    with pytest.raises(NonFiniteError, match="x_source contains NaN"):
+        translator.transform(x)
+
+
 # ---- the benchmark runs tiny ---------------------------------------------------------------------------------
 
 
