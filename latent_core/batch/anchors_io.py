@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latent_core.batch.formats import read_format_json
 from latent_core.errors import LatentCoreError, TranslatorFormatError
 from latent_core.relative import RelativeProjection
 
@@ -54,15 +55,8 @@ def save_anchors(anchors: np.ndarray | torch.Tensor, directory: str | Path, *, a
 
 def read_anchor_meta(directory: str | Path) -> dict[str, Any]:
     """The checked ``anchors.json``. Raises TranslatorFormatError."""
-    path = Path(directory) / META_FILE
-    if not path.is_file():
-        raise TranslatorFormatError(f"No saved anchors in {str(directory)!r}: {META_FILE} is missing.")
-    try:
-        meta = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TranslatorFormatError(f"{path} is not valid JSON ({error}).") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise TranslatorFormatError(f"{path} is not a {FORMAT} file of version {VERSION}.")
+    _, meta = read_format_json(directory, META_FILE, what="anchors", format_name=FORMAT, version=VERSION,
+                               redo="Save the anchors again (project --save-anchors).")
     return meta
 
 

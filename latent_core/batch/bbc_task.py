@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from latent_core.batch.evaluate import GateReport, gate
+from latent_core.batch.fit_translator import shrinkage_value
 from latent_core.data.base import Dataset
 from latent_core.data.bbc import bbc_root, headline_and_body
 from latent_core.errors import DatasetUnavailableError, InvalidParameterError
@@ -103,9 +104,11 @@ class RetentionRow:
     translator: str
     anchors: int
     report: GateReport
+    shrinkage: float = 0.0  # the ridge the fit used (chosen by cross-validation with shrinkage="cv")
 
     def flat(self) -> dict:
-        return {"translator": self.translator, "anchors": self.anchors, **asdict(self.report)}
+        return {"translator": self.translator, "anchors": self.anchors, "shrinkage": self.shrinkage,
+                **asdict(self.report)}
 
 
 def retention_table(
@@ -116,6 +119,7 @@ def retention_table(
     seed: int = 0,
     n_queries: int | None = None,
     threshold: float = 0.95,
+    shrinkage: float | str = 0.0,
 ) -> list[RetentionRow]:
     """Retention of translated-old retrieval against re-embedded retrieval, per translator and anchor count.
 
@@ -127,6 +131,8 @@ def retention_table(
         seed: draws the held-out queries and the anchor order.
         n_queries: held-out queries (default: every article not needed as an anchor, ``N - max(anchor_counts)``).
         threshold: the gate's Recall@10 retention threshold (for the verdict column).
+        shrinkage: the translators' ridge at every rank (``"cv"``: chosen by 5-fold cross-validation on the
+            anchors alone; :class:`latent_core.translate.Translator`).
     """
     from latent_core.translate import get_translator
 
@@ -138,19 +144,20 @@ def retention_table(
     for name in translators:
         for k in anchor_counts:
             anchors = torch.from_numpy(anchor_order[:k])
-            translated = get_translator(name).fit(old_bodies[anchors], new_bodies[anchors]).transform(old_bodies)
+            translator = get_translator(name, shrinkage=shrinkage).fit(old_bodies[anchors], new_bodies[anchors])
+            translated = translator.transform(old_bodies)
             report = gate(new_heads[queries], new_bodies, translated, torch.from_numpy(queries), threshold=threshold)
-            rows.append(RetentionRow(name, k, report))
+            rows.append(RetentionRow(name, k, report, float(translator.shrinkage_)))
     return rows
 
 
 def format_rows(rows: Sequence[RetentionRow]) -> str:
     """A Markdown table: Recall@10 / MRR / nDCG@10 retention and the mean paired cosine per row."""
-    lines = ["| translator | anchors | R@10 new | R@10 transl. | R@10 ret. | MRR ret. | nDCG@10 ret. | cos | gate |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| translator | anchors | shrinkage | R@10 new | R@10 transl. | R@10 ret. | MRR ret. | nDCG@10 ret. | cos "
+             "| gate |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         g = r.report
-        lines.append(f"| {r.translator} | {r.anchors} | {g.reembedded['recall@10']:.3f} | "
+        lines.append(f"| {r.translator} | {r.anchors} | {r.shrinkage:g} | {g.reembedded['recall@10']:.3f} | "
                      f"{g.translated['recall@10']:.3f} | {g.retention['recall@10']:.3f} | {g.retention['mrr']:.3f} | "
                      f"{g.retention['ndcg@10']:.3f} | {g.paired_cosine:.3f} | {g.verdict} |")
     return "\n".join(lines)
@@ -165,16 +172,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--anchors", nargs="+", type=int, default=list(ANCHOR_COUNTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument("--shrinkage", type=shrinkage_value, default=0.0,
+                        help="ridge at every rank for the least-squares translators: a number >= 0, or cv (chosen by "
+                             "5-fold cross-validation on the anchors)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     task = load_bbc_retrieval()
     old, new = embed_task(task, args.old), embed_task(task, args.new)
     embedded = time.perf_counter()
-    rows = retention_table(old, new, args.translators, args.anchors, args.seed, threshold=args.threshold)
+    rows = retention_table(old, new, args.translators, args.anchors, args.seed, threshold=args.threshold,
+                           shrinkage=args.shrinkage)
     done = time.perf_counter()
     print(f"BBC headline -> article, old={args.old} new={args.new}, {len(task)} articles, "
-          f"{len(task) - max(args.anchors)} held-out queries, seed {args.seed}")
+          f"{len(task) - max(args.anchors)} held-out queries, seed {args.seed}, shrinkage {args.shrinkage}")
     print(format_rows(rows))
     print(f"embedding (cache) {embedded - start:.1f} s, fits + evaluation {done - embedded:.1f} s", file=sys.stderr)
     if args.json:

@@ -33,11 +33,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from latent_core.batch.options import add_ray_options, positive_int
 from latent_core.errors import ConfigError, DatasetFormatError, EmptyDatasetError, MissingColumnError
 
 FRAGMENT_COLUMN = "fragment"
 DEFAULT_FRAGMENT_ROWS = 10_000
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_CONCURRENCY = 1  # encoder actors: each loads the model
 META_PREFIX = "latent."
 
 
@@ -233,7 +235,7 @@ def encode(
     id_column: str = "id",
     fragment_rows: int = DEFAULT_FRAGMENT_ROWS,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     cpus_per_actor: int = 1,
     num_gpus: float | None = None,
     address: str | None = None,
@@ -345,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
     result = encode(args.input, args.uri, args.table, args.encoder, column=args.column, id_column=args.id_column,
                     fragment_rows=args.fragment_rows, batch_size=args.batch_size, concurrency=args.concurrency,
                     cpus_per_actor=args.cpus_per_actor, num_gpus=args.num_gpus, address=args.address,
-                    max_fragments=args.max_fragments, progress=not args.no_progress)
+                    max_fragments=args.max_fragments, progress=not args.no_progress, trace_dir=args.trace_dir)
     state = "complete" if result.complete else f"{result.fragments - len(result.skipped) - len(result.encoded)} " \
                                                "fragments left (run again to resume)"
     print(f"{result.path}: encoded {len(result.encoded)} fragments, {len(result.skipped)} already done, "
@@ -363,15 +365,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--encoder", required=True, help="encoder spec, e.g. st:sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--column", default="text", help="column of texts or image paths (default: text)")
     parser.add_argument("--id-column", default="id")
-    parser.add_argument("--fragment-rows", type=int, default=DEFAULT_FRAGMENT_ROWS,
+    parser.add_argument("--fragment-rows", type=positive_int, default=DEFAULT_FRAGMENT_ROWS,
                         help=f"rows per fragment, the unit of resumption (default {DEFAULT_FRAGMENT_ROWS})")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="items per forward pass")
-    parser.add_argument("--concurrency", type=int, default=1, help="encoder actors (each holds one model)")
-    parser.add_argument("--cpus-per-actor", type=int, default=1, help="CPUs (and torch threads) per CPU actor")
-    parser.add_argument("--num-gpus", type=float, default=None,
-                        help="GPUs per actor (default: 1 if the cluster has any)")
-    parser.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    parser.add_argument("--cpus-per-actor", type=positive_int, default=1,
+                        help="CPUs (and torch threads) per CPU actor (default 1)")
     parser.add_argument("--max-fragments", type=int, default=None, help="stop after this many fragments")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--trace-dir", default=None, help=argparse.SUPPRESS)  # testing aid: a marker per fragment
+    # each actor holds one model: one actor unless asked for more
+    add_ray_options(parser, DEFAULT_BATCH_SIZE, concurrency=DEFAULT_CONCURRENCY,
+                    batch_help="items per forward pass inside an actor")
     parser.set_defaults(run=run)
     return parser

@@ -47,22 +47,37 @@ def anchor_ids(old, new, listed: list[str] | None, max_anchors: int | None, seed
 
 
 def fit_translator(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, estimator: str = "procrustes",
-                   scaling: str | None = "standard", ridge: float = 1e-4, column: str = store.VECTOR_COLUMN,
+                   scaling: str | None = "standard", ridge: float = 1e-4, shrinkage: float | str = 0.0,
+                   column: str = store.VECTOR_COLUMN,
                    listed_ids: list[str] | None = None, max_anchors: int | None = None, seed: int = 0,
                    old_fingerprint: str | None = None, new_fingerprint: str | None = None) -> dict:
-    """Fit and save; returns the summary ``{"estimator", "anchors", "source_dim", "target_dim", "out"}``."""
+    """Fit and save; returns the summary ``{"estimator", "anchors", "source_dim", "target_dim", "shrinkage",
+    "out"}`` (``shrinkage``: the ridge the fit used, chosen on the anchors when ``shrinkage="cv"``)."""
     TRANSLATORS.get(estimator)  # UnknownNameError before any reading
     old, new = store.open_table(old_uri, old_table), store.open_table(new_uri, new_table)
     ids = anchor_ids(old, new, listed_ids, max_anchors, seed)
     source, target = store.read_vectors(old, ids, column), store.read_vectors(new, ids, column)
-    translator = get_translator(estimator, scaling=scaling, ridge=ridge).fit(source, target)
+    translator = get_translator(estimator, scaling=scaling, ridge=ridge, shrinkage=shrinkage).fit(source, target)
     fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
                     "target": encoder_fingerprint(new.schema, new_fingerprint)}
     save_translator(translator, out_dir, anchor_ids=ids, fingerprints={k: v for k, v in fingerprints.items() if v},
                     extra={"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}",
                            "column": column})
     return {"estimator": estimator, "anchors": len(ids), "source_dim": source.shape[1],
-            "target_dim": target.shape[1], "out": str(out_dir)}
+            "target_dim": target.shape[1], "shrinkage": float(translator.shrinkage_), "out": str(out_dir)}
+
+
+def shrinkage_value(text: str) -> float | str:
+    """argparse type of ``--shrinkage``: ``cv`` or a number >= 0."""
+    if text == "cv":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0 or cv, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
         listed = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     summary = fit_translator(args.old_uri, args.old_table, args.new_uri or args.old_uri, args.new_table, args.out,
                              estimator=args.estimator, scaling=None if args.scaling == "none" else args.scaling,
-                             ridge=args.ridge, column=args.column, listed_ids=listed, max_anchors=args.max_anchors,
+                             ridge=args.ridge, shrinkage=args.shrinkage, column=args.column, listed_ids=listed,
+                             max_anchors=args.max_anchors,
                              seed=args.seed, old_fingerprint=args.old_fingerprint, new_fingerprint=args.new_fingerprint)
     print(f"{summary['out']}: {summary['estimator']} [{summary['source_dim']}] -> [{summary['target_dim']}] fitted "
-          f"on {summary['anchors']} anchor pairs")
+          f"on {summary['anchors']} anchor pairs (shrinkage {summary['shrinkage']:g})")
     return 0
 
 
@@ -92,7 +108,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="folder for translator.safetensors + translator.json")
     parser.add_argument("--estimator", default="procrustes", help=f"one of {', '.join(TRANSLATORS)}")
     parser.add_argument("--scaling", default="standard", choices=["standard", "isotropic", "none"])
-    parser.add_argument("--ridge", type=float, default=1e-4)
+    parser.add_argument("--ridge", type=float, default=1e-4, help="relative ridge used when the anchors are rank "
+                        "deficient (fewer anchors than dimensions)")
+    parser.add_argument("--shrinkage", type=shrinkage_value, default=0.0,
+                        help="relative ridge at every rank for the least-squares estimators (linear, affine, lortho, "
+                             "inverse_relative): a number >= 0, or cv to choose it by 5-fold cross-validation on the "
+                             "anchors; it helps most near as many anchors as dimensions")
     parser.add_argument("--column", default=store.VECTOR_COLUMN, help="vector column of both tables")
     parser.add_argument("--anchor-ids", default=None, help="file of anchor ids, one per line (default: all shared)")
     parser.add_argument("--max-anchors", type=positive_int, default=None, help="seeded sample of this many ids")

@@ -18,16 +18,24 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_ray_options(parser: argparse.ArgumentParser, batch_size: int) -> None:
-    """``--address`` (a Ray cluster; default: local Ray), ``--batch-size``, ``--num-gpus``, ``--no-progress``."""
+def add_ray_options(parser: argparse.ArgumentParser, batch_size: int, *, concurrency: int | None = None,
+                    batch_help: str = "rows per batch handed to an actor") -> None:
+    """``--address`` (a Ray cluster; default: local Ray), ``--batch-size``, ``--num-gpus``, ``--concurrency``,
+    ``--no-progress``. ``--batch-size`` and ``--concurrency`` take positive integers only (argparse errors).
+
+    Args:
+        batch_size: the default ``--batch-size``; ``batch_help`` says what it counts.
+        concurrency: the default ``--concurrency``; None: the command picks (GPUs, or CPUs - 1).
+    """
     parser.add_argument("--address", default=None,
                         help="Ray cluster address (ray://host:10001 or auto); default: start Ray on this machine")
     parser.add_argument("--batch-size", type=positive_int, default=batch_size,
-                        help=f"rows per batch handed to an actor (default {batch_size})")
+                        help=f"{batch_help} (default {batch_size})")
     parser.add_argument("--num-gpus", type=float, default=None, help="GPUs per actor (default: 1 if the cluster "
                         "has GPUs, else CPU actors)")
-    parser.add_argument("--concurrency", type=positive_int, default=None,
-                        help="most actors at once (default: GPUs, or CPUs - 1)")
+    parser.add_argument("--concurrency", type=positive_int, default=concurrency,
+                        help="most actors at once (default: " +
+                             ("GPUs, or CPUs - 1)" if concurrency is None else f"{concurrency})"))
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

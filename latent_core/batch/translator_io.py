@@ -27,8 +27,10 @@ from typing import Any
 
 import torch
 
+from latent_core.batch.formats import read_format_json
 from latent_core.errors import LatentCoreError, TranslatorFormatError
 from latent_core.translate import TRANSLATORS, AnchorScaler, Translator
+from latent_core.validation import as_float
 
 FORMAT = "latent-core-translator"
 VERSION = 1
@@ -67,9 +69,11 @@ def translator_state(translator: Translator) -> tuple[dict[str, torch.Tensor], d
         scaler: AnchorScaler = getattr(translator, side + "_")
         for stat in STATISTICS:
             tensors[f"{side}.{stat}"] = getattr(scaler, stat + "_").detach().cpu().contiguous()
-    settings = {"scaling": translator.scaling, "ridge": float(translator.ridge)}
+    settings = {"scaling": translator.scaling, "ridge": float(translator.ridge),
+                "shrinkage": float(getattr(translator, "shrinkage_", 0.0))}  # the value the fit used ("cv" resolved)
     for name, value in vars(translator).items():
-        if name in ("scaling", "ridge") or name.rstrip("_") in SCALERS:
+        if (name in ("scaling", "ridge", "shrinkage", "shrinkage_", "shrinkage_scores_")
+                or name.rstrip("_") in SCALERS or name.startswith("_")):  # "_...": caches, rebuilt on use
             continue
         if name in _SCALAR_STATE:
             settings[name] = int(value)
@@ -107,6 +111,7 @@ def save_translator(translator: Translator, directory: str | Path, *, anchor_ids
         "class": type(translator).__name__,
         "scaling": settings.pop("scaling"),
         "ridge": settings.pop("ridge"),
+        "shrinkage": settings.pop("shrinkage"),
         "source_dim": settings["source_dim_"],
         "target_dim": settings["target_dim_"],
         "state": settings,
@@ -136,18 +141,8 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     Raises:
         TranslatorFormatError: missing, not JSON, another format or version, unknown estimator, bad fields.
     """
-    path = Path(directory) / META_FILE
-    if not path.is_file():
-        raise TranslatorFormatError(f"No saved translator in {str(directory)!r}: {META_FILE} is missing.")
-    try:
-        meta = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TranslatorFormatError(f"{path} is not valid JSON ({error}).") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise TranslatorFormatError(f"{path} is not a {FORMAT} file.")
-    if meta.get("version") != VERSION:
-        raise TranslatorFormatError(f"{path} has format version {meta.get('version')!r}; this code reads version "
-                                    f"{VERSION}. Refit and save the translator again.")
+    path, meta = read_format_json(directory, META_FILE, what="translator", format_name=FORMAT, version=VERSION,
+                                  redo="Refit and save the translator again.")
     if meta.get("estimator") not in TRANSLATORS:
         raise TranslatorFormatError(f"{path} names an unknown estimator {meta.get('estimator')!r}; known: "
                                     f"{', '.join(TRANSLATORS)}.")
@@ -209,7 +204,9 @@ def load_translator(directory: str | Path, device: str | torch.device = "cpu") -
         raise TranslatorFormatError(f"{tensor_path} is not a readable safetensors file ({error}).") from None
     _check_tensors(meta, tensors, str(tensor_path))
     try:
-        translator = TRANSLATORS.get(meta["estimator"])(scaling=meta.get("scaling"), ridge=meta.get("ridge", 1e-4))
+        translator = TRANSLATORS.get(meta["estimator"])(scaling=meta.get("scaling"), ridge=meta.get("ridge", 1e-4),
+                                                        shrinkage=meta.get("shrinkage", 0.0))
+        translator.shrinkage_ = as_float(translator.shrinkage, "shrinkage")
     except LatentCoreError as error:
         raise TranslatorFormatError(f"{directory / META_FILE}: bad settings ({error}).") from None
     for side in SCALERS:

@@ -98,3 +98,27 @@ def test_unknown_estimator_and_wrong_dimension_in_process(tables, tmp_path, caps
                  "--out-table", "x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Column 'vector' of 'new' holds [12] vectors") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["encode", "translate", "project"])
+@pytest.mark.parametrize("option, value", [("--batch-size", "0"), ("--concurrency", "-1"), ("--batch-size", "x")])
+def test_non_positive_ray_options_are_argparse_errors(command, option, value, capsys):
+    """Every command takes --batch-size / --concurrency from options.add_ray_options: positive integers only,
+    refused at parse time (exit 2, usage + one error line, no traceback), before Ray or any file is touched."""
+    required = {"encode": ["in.parquet", "--uri", "db", "--table", "t", "--encoder", "onnx:paraphrase-MiniLM-L3-v2"],
+                "translate": ["--uri", "db", "--table", "t", "--translator", "tr", "--out-table", "x"],
+                "project": ["--uri", "db", "--table", "t", "--anchors", "a", "--out-table", "x"]}[command]
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args([command, *required, option, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert err.startswith("usage:") and "Traceback" not in err
+    assert errors == [err.strip().splitlines()[-1]] and len(errors) == 1
+    assert f"argument {option}: expected a positive integer, got " in errors[0]
+
+
+def test_encode_ray_option_defaults():
+    args = build_parser().parse_args(["encode", "in.parquet", "--uri", "db", "--table", "t", "--encoder", "x"])
+    assert (args.batch_size, args.concurrency, args.num_gpus, args.address, args.no_progress) == (64, 1, None,
+                                                                                                   None, False)

@@ -140,3 +140,24 @@ def test_anchors_round_trip(tmp_path, projection):
     (tmp_path / anchors_io.TENSORS_FILE).write_bytes(b"junk")
     with pytest.raises(TranslatorFormatError, match="hash"):
         anchors_io.load_projection(tmp_path)
+
+
+@pytest.mark.parametrize("artifact", ["translator", "anchors"])
+@pytest.mark.parametrize("content, message", [
+    (None, "No saved {what} in .*: {file} is missing"),
+    ("{not json", "is not valid JSON"),
+    ("[1, 2]", "is not a {format} file"),
+    ('{"format": "FORMAT", "version": 99}', "has format version 99; this code reads version 1. {redo}"),
+])
+def test_both_json_readers_share_the_checks(tmp_path, artifact, content, message):
+    """translator.json and anchors.json go through one reader: the same checks, the same messages."""
+    from latent_core.batch import translator_io
+
+    module, read, what, redo = ((translator_io, read_meta, "translator", "Refit and save the translator again.")
+                                if artifact == "translator" else
+                                (anchors_io, anchors_io.read_anchor_meta, "anchors", "Save the anchors again"))
+    if content is not None:
+        (tmp_path / module.META_FILE).write_text(content.replace("FORMAT", module.FORMAT))
+    expected = message.format(what=what, file=module.META_FILE, format=module.FORMAT, redo=redo)
+    with pytest.raises(TranslatorFormatError, match=expected.replace(".", r"\.").replace(r"\.*", ".*")):
+        read(tmp_path)
