@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 TEST_CACHE := $(CURDIR)/.cache/latent
 FAST := not slow and not browser
 
-.PHONY: setup demo serve test test-fast bench bench-gpu bench-startup clean-cache
+.PHONY: setup demo serve test test-fast bench bench-batch bench-gpu bench-startup clean-cache
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test-fast: setup
 # (latentis rows need `pip install -r benchmarks/requirements-bench.txt`; GPU rows need LATENT_DEVICE=cuda).
 bench: setup
 	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) benchmarks/suite.py
+
+# The batch pipeline's throughput (translate 20k and 1M synthetic rows, encode 20k BBC sentences) in one local Ray
+# session against bare numpy / encoder references, with peak memory per worker (5-10 min on 2 shared cores).
+bench-batch: setup
+	LATENT_CACHE_DIR=$(TEST_CACHE) $(PY) benchmarks/batch_speed.py --json benchmarks/report-batch.json
 
 # On a GPU machine: the GPU rows (benchmarks/report-gpu.md) and the CUDA tests, in under 8 minutes.
 bench-gpu:

@@ -84,18 +84,27 @@ class LanceSink(Datasink):
         return [(json.dumps(fragment.to_json()), schema_bytes) for fragment in fragments]
 
     def on_write_complete(self, write_result: WriteResult) -> None:
-        import lance
-        from lance.fragment import FragmentMetadata
-
         results = [item for task in write_result.write_returns for item in task]
         if not results:
             return
-        fragments = [FragmentMetadata.from_json(fragment) for fragment, _ in results]
-        schema = pa.ipc.read_schema(pa.py_buffer(results[0][1]))
+        self.commit([fragment for fragment, _ in results], pa.ipc.read_schema(pa.py_buffer(results[0][1])))
+
+    def commit(self, fragments: list[str], schema: pa.Schema) -> None:
+        """Commit fragments written by :meth:`write` (or by ``write_fragments`` elsewhere; their JSON) in one
+        transaction: ``Append`` in append mode, else ``Overwrite`` with ``schema``. Call :meth:`on_write_start`
+        first. No fragments: an append changes nothing; create / overwrite leave an empty table of ``schema``."""
+        import lance
+        from lance.fragment import FragmentMetadata
+
+        if not fragments:
+            if self.mode != "append":
+                lance.write_dataset(schema.empty_table(), self.uri, schema=schema, mode="overwrite")
+            return
+        metadata = [FragmentMetadata.from_json(fragment) for fragment in fragments]
         if self.mode == "append":
-            operation = lance.LanceOperation.Append(fragments)
+            operation = lance.LanceOperation.Append(metadata)
         else:
-            operation = lance.LanceOperation.Overwrite(schema, fragments)
+            operation = lance.LanceOperation.Overwrite(schema, metadata)
         lance.LanceDataset.commit(self.uri, operation, read_version=self.read_version)
 
 

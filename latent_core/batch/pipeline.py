@@ -1,8 +1,16 @@
 """Stream a Lance table of vectors through a saved translator or anchor set on Ray Data.
 
-    ray.data.read_lance(<src_uri>/<src_table>.lance)            blocks of rows, never the whole table
-      -> map_batches(VectorMap, actors)                         the model is loaded once per actor
-      -> write_datasink(LanceSink(<dst_uri>/<dst_table>.lance))  then the LanceDB vector index (store.build_index)
+    row ranges of <src_uri>/<src_table>.lance (at most ROWS_PER_FILE rows each, a pinned table version)
+      -> map_batches(RangeMap, actors): each actor loads the model once, then per range streams
+         read batch_size rows -> VectorMap -> lance write_fragments (one data file, uncommitted)
+      -> the driver commits every range's data file in one Lance transaction (LanceSink.commit), in row order
+      -> the LanceDB vector index (store.build_index)
+
+Each range is read, mapped and written inside one actor: no vector block crosses Ray's object store (only the
+ranges go in and the written files' metadata comes back), and no core is held back for separate read and write
+tasks. Where the time goes (benchmarks/batch_speed.py, 2 shared cores): mostly Lance's encoding and writing of
+the ``[N, Dt]`` output (about 30k rows/s per core at Dt = 768), then the transform, then the actors' start-up
+(import torch, load and check the model: seconds, once per call).
 
 :func:`translate_table`: old-model vectors ``[N, Ds]`` -> a saved translator (:mod:`.translator_io`) -> ``[N, Dt]``.
 :func:`project_table`: vectors ``[N, D]`` -> relative representations ``[N, K]`` (``[N, 4K]`` for ``product``)
@@ -11,7 +19,8 @@ against saved anchors (:mod:`.anchors_io`).
 The output table keeps ``id`` and every other column of the source, with ``column`` replaced by ``out_column``.
 Actors run on CPU, or take ``num_gpus`` each when the cluster has GPUs (default: one GPU per actor there).
 Memory per actor: about ``batch_size * (D_in + D_out) * 4`` bytes of vectors plus one chunk of the model's
-intermediates (see ``latent_core.translate``).
+intermediates (see ``latent_core.translate``) plus the Lance writer's buffers. A failed run commits nothing: the
+destination keeps its previous version (uncommitted data files are invisible and reclaimed by Lance's cleanup).
 """
 
 from __future__ import annotations
@@ -109,10 +118,70 @@ def check_project(src_uri, src_table: str, anchors_dir, dst_uri, dst_table: str,
     return meta, rows
 
 
+class RangeMap:
+    """Ray Data callable class: rows ``{"unit", "start", "stop"}`` (row ranges of the source) -> ``{"unit", "rows",
+    "files"}``: each range read, mapped by :class:`VectorMap` and written as uncommitted Lance data files, whose
+    metadata (JSON) comes back for the driver to commit."""
+
+    def __init__(self, kind: str, directory: str, column: str, out_column: str, src_path: str, version: int,
+                 dst_path: str, schema: bytes, batch_size: int) -> None:
+        import lance
+
+        self.map = VectorMap(kind, directory, column, out_column)
+        self.source = lance.dataset(src_path, version=version)
+        self.dst_path, self.batch_size = dst_path, batch_size
+        self.schema = pa.ipc.read_schema(pa.py_buffer(schema))
+
+    def _mapped(self, start: int, stop: int):
+        # bounded read-ahead: Lance's default buffers ~300 MB per 131k-row range of 384-d rows; this, ~70 MB, as fast
+        batches = self.source.to_batches(offset=start, limit=stop - start, batch_size=self.batch_size,
+                                         batch_readahead=2, fragment_readahead=1)
+        for batch in batches:
+            table = self.map(pa.Table.from_batches([batch]))
+            columns = [table.column(name).combine_chunks() for name in self.schema.names]
+            yield pa.RecordBatch.from_arrays([c.cast(f.type) if c.type != f.type else c
+                                              for c, f in zip(columns, self.schema, strict=True)], schema=self.schema)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import json
+
+        from lance.fragment import write_fragments
+
+        out = {"unit": [], "rows": [], "files": []}
+        for unit, start, stop in zip(batch["unit"], batch["start"], batch["stop"], strict=True):
+            reader = pa.RecordBatchReader.from_batches(self.schema, self._mapped(int(start), int(stop)))
+            written = write_fragments(reader, self.dst_path, schema=self.schema, max_rows_per_file=ROWS_PER_FILE)
+            out["unit"].append(int(unit))
+            out["rows"].append(int(stop) - int(start))
+            out["files"].append(json.dumps([json.dumps(f.to_json()) for f in written]))
+        return {key: np.asarray(value) for key, value in out.items()}
+
+
+def plan_ranges(rows: int, actors: int, batch_size: int) -> list[tuple[int, int, int]]:
+    """``[(unit, start, stop)]`` covering ``rows`` in order: about two ranges per actor, each between
+    ``batch_size`` (at least 1,024) and :data:`ROWS_PER_FILE` rows."""
+    size = -(-rows // max(1, 2 * actors))
+    size = min(ROWS_PER_FILE, max(size, batch_size, 1024))
+    return [(u, s, min(s + size, rows)) for u, s in enumerate(range(0, rows, size))]
+
+
+def _output_schema(source: pa.Schema, column: str, out_column: str, out_dim: int) -> pa.Schema:
+    """The source's fields without ``column``, then ``out_column`` (float32 ``[out_dim]``): VectorMap's output."""
+    fields = [f for f in source if f.name != column and f.name != out_column]
+    return pa.schema([*fields, pa.field(out_column, store.vector_type(out_dim))], metadata=source.metadata)
+
+
 def stream_map(kind: str, directory: str | Path, src_uri: str | Path, src_table: str, dst_uri: str | Path,
                dst_table: str, *, column: str, out_column: str, batch_size: int = DEFAULT_BATCH_SIZE,
-               num_gpus: float | None = None, concurrency: int | None = None, mode: str = "overwrite") -> int:
-    """Run read_lance -> map_batches(VectorMap) -> write_lance in the running Ray; returns rows written."""
+               num_gpus: float | None = None, concurrency: int | None = None, mode: str = "overwrite",
+               out_dim: int | None = None) -> int:
+    """Map every row range of the source through :class:`RangeMap` actors in the running Ray, then commit the
+    written files in one transaction (``mode``: create | overwrite | append); returns the rows of the destination.
+
+    ``out_dim``: the output vector's D (read from the model's metadata when None)."""
+    import json
+
+    import lance
     import ray
     from ray.data import ActorPoolStrategy
 
@@ -122,19 +191,42 @@ def stream_map(kind: str, directory: str | Path, src_uri: str | Path, src_table:
         raise InvalidParameterError(f"batch_size must be a positive integer, got {batch_size!r}.")
     gpus = cluster_gpus()
     per_actor = (1.0 if gpus else 0.0) if num_gpus is None else float(num_gpus)
-    # CPU actors leave one core to the read and write tasks
-    actors = concurrency or (max(1, int(gpus // per_actor)) if per_actor else max(1, cluster_cpus() - 1))
-    dataset = ray.data.read_lance(store.table_path(src_uri, src_table))
-    mapped = dataset.map_batches(
-        VectorMap, fn_constructor_args=(kind, str(directory), column, out_column), batch_size=batch_size,
-        batch_format="pyarrow", zero_copy_batch=True, compute=ActorPoolStrategy(min_size=1, max_size=actors),
-        **({"num_gpus": per_actor} if per_actor else {"num_cpus": 1}),
-    )
+    # the actors do the reading and writing themselves: one CPU actor per core
+    actors = concurrency or (max(1, int(gpus // per_actor)) if per_actor else cluster_cpus())
+    source = lance.dataset(store.table_path(src_uri, src_table))
+    if out_dim is None:
+        out_dim = _out_dim(kind, directory)
+    schema = _output_schema(source.schema, column, out_column, out_dim)
     Path(dst_uri).mkdir(parents=True, exist_ok=True)
-    sink = LanceSink(store.table_path(dst_uri, dst_table), mode=mode,
-                     min_rows_per_file=min(ROWS_PER_FILE, max(batch_size, 1024)), max_rows_per_file=ROWS_PER_FILE)
-    mapped.write_datasink(sink)  # Dataset.write_lance with pylance 14: see latent_core.batch.lance_sink
+    dst_path = store.table_path(dst_uri, dst_table)
+    sink = LanceSink(dst_path, mode=mode)
+    sink.on_write_start()
+    if sink.mode == "append" and sink.schema is not None:
+        schema = sink.schema
+    units = plan_ranges(source.count_rows(), actors, batch_size)
+    files: dict[int, list[str]] = {}
+    if units:
+        items = [{"unit": u, "start": s, "stop": e} for u, s, e in units]
+        args = (kind, str(directory), column, out_column, source.uri, source.version, dst_path,
+                schema.serialize().to_pybytes(), batch_size)
+        mapped = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            RangeMap, fn_constructor_args=args, batch_size=1, compute=ActorPoolStrategy(size=min(actors, len(items))),
+            **({"num_gpus": per_actor} if per_actor else {"num_cpus": 1}),
+        )
+        for row in mapped.iter_rows():
+            files[int(row["unit"])] = json.loads(row["files"])
+    sink.commit([fragment for unit in sorted(files) for fragment in files[unit]], schema)
     return store.count_rows(store.open_table(dst_uri, dst_table))
+
+
+def _out_dim(kind: str, directory: str | Path) -> int:
+    if kind == "translator":
+        from latent_core.batch.translator_io import read_meta
+
+        return int(read_meta(directory)["target_dim"])
+    from latent_core.batch.anchors_io import output_dim, read_anchor_meta
+
+    return int(output_dim(read_anchor_meta(directory)))
 
 
 def translate_table(src_uri: str | Path, src_table: str, translator_dir: str | Path, dst_uri: str | Path,
