@@ -153,23 +153,13 @@ def read_rows(table, ids: Sequence[str], columns: Sequence[str] | None = None) -
     Raises:
         MissingColumnError: a column is missing; InvalidParameterError: an id is missing or repeated in the table.
     """
-    names = table.schema.names
-    wanted = list(columns) if columns is not None else names
-    for name in wanted:
-        if name not in names:
-            raise MissingColumnError(f"Table {table.name!r} has no column {name!r}; its columns: {', '.join(names)}.")
-    select = wanted if ID_COLUMN in wanted else [ID_COLUMN, *wanted]
-    dataset = table.to_lance()
     ids = [str(i) for i in ids]
-    parts = [dataset.to_table(columns=select, filter=f"{ID_COLUMN} IN ({', '.join(map(_quoted, chunk))})")
-             for chunk in (ids[i:i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY))]
-    found = pa.concat_tables(parts) if parts else dataset.schema.empty_table().select(select)
+    found = rows_with_ids(table, ids, columns if columns is None or ID_COLUMN in columns else [ID_COLUMN, *columns])
     position = {key: row for row, key in enumerate(found.column(ID_COLUMN).to_pylist())}
-    if len(position) != found.num_rows:
-        raise InvalidParameterError(f"Table {table.name!r} holds some of these ids more than once.")
     missing = [key for key in ids if key not in position]
     if missing:
         raise InvalidParameterError(f"{len(missing)} ids are not in table {table.name!r} (first: {missing[:3]}).")
+    wanted = list(columns) if columns is not None else table.schema.names
     return found.take(pa.array([position[key] for key in ids], pa.int64())).select(wanted)
 
 
