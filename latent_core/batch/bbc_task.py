@@ -151,6 +151,27 @@ def retention_table(
     return rows
 
 
+def unpaired_rows(old: tuple[torch.Tensor, torch.Tensor], new: tuple[torch.Tensor, torch.Tensor], sample: int = 1000,
+                  seed: int = 0, n_queries: int = 225, threshold: float = 0.95) -> list[RetentionRow]:
+    """Retention with no anchor pairs at all (:func:`latent_core.correspondence.align_unpaired`, as
+    ``fit-translator --unpaired``): the old bodies of ``sample`` articles against the new bodies of the same
+    articles in a hidden order (row ``"unpaired, same docs"``), and against those of ``sample`` other articles
+    (``"unpaired, other docs"``). Queries as in :func:`retention_table` (drawn first; no sampled article is one).
+    """
+    from latent_core.correspondence import align_unpaired
+
+    old_bodies, (new_heads, new_bodies) = old[1].float(), (new[0].float(), new[1].float())
+    queries, order = split_queries_anchors(new_bodies.shape[0], n_queries, 2 * sample, seed)
+    hidden = torch.from_numpy(np.random.default_rng(seed + 1).permutation(sample))
+    rows = []
+    for name, target_rows in (("unpaired, same docs", order[:sample]), ("unpaired, other docs", order[sample:])):
+        found = align_unpaired(old_bodies[order[:sample]], new_bodies[target_rows][hidden], seed=seed)
+        report = gate(new_heads[queries], new_bodies, found.translator.transform(old_bodies),
+                      torch.from_numpy(queries), threshold=threshold)
+        rows.append(RetentionRow(name, 0, report))
+    return rows
+
+
 def format_rows(rows: Sequence[RetentionRow]) -> str:
     """A Markdown table: Recall@10 / MRR / nDCG@10 retention and the mean paired cosine per row."""
     lines = ["| translator | anchors | shrinkage | R@10 new | R@10 transl. | R@10 ret. | MRR ret. | nDCG@10 ret. | cos "
@@ -175,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shrinkage", type=shrinkage_value, default=0.0,
                         help="ridge at every rank for the least-squares translators: a number >= 0, or cv (chosen by "
                              "5-fold cross-validation on the anchors)")
+    parser.add_argument("--unpaired", type=int, default=0, metavar="N",
+                        help="also the rows with no pairs at all: N old and N new bodies through the unsupervised "
+                             "alignment (minutes)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -183,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedded = time.perf_counter()
     rows = retention_table(old, new, args.translators, args.anchors, args.seed, threshold=args.threshold,
                            shrinkage=args.shrinkage)
+    if args.unpaired:
+        rows += unpaired_rows(old, new, args.unpaired, args.seed, threshold=args.threshold)
     done = time.perf_counter()
     print(f"BBC headline -> article, old={args.old} new={args.new}, {len(task)} articles, "
           f"{len(task) - max(args.anchors)} held-out queries, seed {args.seed}, shrinkage {args.shrinkage}")

@@ -4,6 +4,10 @@ Reads the old-model table and the new-model table (LanceDB, ``id`` + vector colu
 (or those listed in ``--anchor-ids``, one per line), optionally a seeded sample of ``--max-anchors`` of them, fits
 ``--estimator`` (any name in ``latent_core.translate.TRANSLATORS``) old -> new and writes
 ``translator.safetensors`` + ``translator.json`` into ``--out`` (:mod:`latent_core.batch.translator_io`).
+
+With ``--unpaired`` no pairs are needed: a seeded, evenly spread sample of ``--sample`` rows of each table (any ids)
+goes through the unsupervised alignment (:func:`latent_core.correspondence.align_unpaired`: Gromov-Wasserstein or
+centroid matching, refined on mutual neighbours or transport plans), which fits Procrustes old -> new.
 """
 
 from __future__ import annotations
@@ -80,7 +84,54 @@ def shrinkage_value(text: str) -> float | str:
     return value
 
 
+def fit_unpaired(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, method: str = "auto",
+                 sample: int = 2000, seed: int = 0, scaling: str | None = "standard",
+                 column: str = store.VECTOR_COLUMN, old_fingerprint: str | None = None,
+                 new_fingerprint: str | None = None) -> dict:
+    """Fit Procrustes old -> new with no pairs (:func:`latent_core.correspondence.align_unpaired`) on a seeded,
+    evenly spread sample of ``sample`` rows of each table, and save it; returns the summary of
+    :func:`fit_translator` plus ``"method"``, ``"matching"`` and ``"pairs_found"``.
+
+    Raises:
+        MissingTableError, MissingColumnError, InvalidParameterError (fewer than 2 rows, a bad method).
+    """
+    from latent_core.correspondence import UNPAIRED_METHODS, align_unpaired
+
+    if method not in UNPAIRED_METHODS:
+        raise InvalidParameterError(f"Unknown alignment method {method!r}; choose from {', '.join(UNPAIRED_METHODS)}.")
+    check_positive(sample, "sample")
+    old, new = store.open_table(old_uri, old_table), store.open_table(new_uri, new_table)
+    source = store.vectors_of(store.sample_rows(old, sample, seed, [column]), column)
+    target = store.vectors_of(store.sample_rows(new, sample, seed + 1, [column]), column)
+    if len(source) < 2 or len(target) < 2:
+        raise InvalidParameterError(f"The unpaired alignment needs at least 2 rows a side; the tables hold "
+                                    f"{len(source)} and {len(target)}.")
+    found = align_unpaired(source, target, method=method, seed=seed, scaling=scaling)
+    fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
+                    "target": encoder_fingerprint(new.schema, new_fingerprint)}
+    alignment = {"method": found.method, "matching": found.matching, "pairs_found": len(found),
+                 "rows_sampled": [len(source), len(target)]}
+    save_translator(found.translator, out_dir, fingerprints={k: v for k, v in fingerprints.items() if v},
+                    extra={"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}",
+                           "column": column, "unpaired_alignment": alignment})
+    return {"estimator": "procrustes", "anchors": 0, "source_dim": source.shape[1], "target_dim": target.shape[1],
+            "shrinkage": 0.0, "out": str(out_dir), **alignment}
+
+
 def run(args: argparse.Namespace) -> int:
+    scaling = None if args.scaling == "none" else args.scaling
+    if args.unpaired:
+        if args.estimator != "procrustes" or args.anchor_ids or args.max_anchors:
+            raise InvalidParameterError("--unpaired fits Procrustes on no pairs: leave out --estimator, --anchor-ids "
+                                        "and --max-anchors.")
+        summary = fit_unpaired(args.old_uri, args.old_table, args.new_uri or args.old_uri, args.new_table, args.out,
+                               method=args.unpaired_method, sample=args.sample, seed=args.seed, scaling=scaling,
+                               column=args.column, old_fingerprint=args.old_fingerprint,
+                               new_fingerprint=args.new_fingerprint)
+        print(f"{summary['out']}: procrustes [{summary['source_dim']}] -> [{summary['target_dim']}] fitted with no "
+              f"pairs ({summary['method']}, {summary['matching']} matching, {summary['pairs_found']} pairs found in "
+              f"{summary['rows_sampled'][0]} + {summary['rows_sampled'][1]} sampled rows)")
+        return 0
     listed = None
     if args.anchor_ids:
         path = Path(args.anchor_ids)
@@ -118,6 +169,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--anchor-ids", default=None, help="file of anchor ids, one per line (default: all shared)")
     parser.add_argument("--max-anchors", type=positive_int, default=None, help="seeded sample of this many ids")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unpaired", action="store_true",
+                        help="no anchor pairs: align a sample of each table without pairs (Procrustes)")
+    parser.add_argument("--unpaired-method", default="auto", choices=["auto", "gw", "centroids"],
+                        help="with --unpaired: Gromov-Wasserstein (auto) or centroid matching")
+    parser.add_argument("--sample", type=positive_int, default=2000,
+                        help="with --unpaired: rows sampled evenly from each table")
     parser.add_argument("--old-fingerprint", default=None, help="old encoder fingerprint (default: from the table)")
     parser.add_argument("--new-fingerprint", default=None, help="new encoder fingerprint (default: from the table)")
     parser.set_defaults(run=run)

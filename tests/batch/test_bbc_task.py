@@ -60,3 +60,21 @@ def test_shrinkage_argument(text, expected):
 def test_bad_shrinkage_argument(text):
     with pytest.raises(argparse.ArgumentTypeError, match="number >= 0 or cv"):
         shrinkage_value(text)
+
+
+def test_unpaired_rows_recover_a_rotated_copy_without_any_pairs():
+    from latent_core.batch.bbc_task import unpaired_rows
+
+    rng = np.random.default_rng(5)
+    spectrum = 1.0 / np.sqrt(np.arange(1, 17))
+    centres = rng.normal(size=(8, 16)) * 2.0 * spectrum
+    bodies = centres[rng.integers(8, size=700)] + rng.normal(size=(700, 16)) * spectrum
+    heads = bodies + 0.1 * rng.normal(size=bodies.shape) * spectrum
+    rotation = ortho_group.rvs(16, random_state=6)
+    as_tensor = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    old, new = (as_tensor(heads), as_tensor(bodies)), (as_tensor(heads @ rotation), as_tensor(bodies @ rotation))
+    same, other = unpaired_rows(old, new, sample=300, n_queries=100)
+    assert same.translator == "unpaired, same docs" and same.anchors == 0
+    assert same.report.retention["recall@10"] > 0.95 and same.report.paired_cosine > 0.95
+    # other samples of the same clusters: a soft match, partly aligned (a random rotation would give about 0)
+    assert other.report.paired_cosine > 0.5
