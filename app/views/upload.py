@@ -40,6 +40,17 @@ def _use_sample(sample: files.BatchSample) -> None:
     st.session_state[KEY("strategy")] = "random"
 
 
+def _shown(read):
+    """``read()``, or None once its error is shown (a batch output's own message, or any library error's)."""
+    try:
+        return read()
+    except files.BatchOutputError as error:
+        _batch_error(error)
+    except LatentCoreError as error:
+        show_error(error)
+    return None
+
+
 def _batch_error(error: files.BatchOutputError) -> None:
     st.error(f"{md(error, 600)}\n\n**What to do:** {md(error.next_step)}", icon="⚠️")
 
@@ -88,14 +99,10 @@ def batch_output() -> None:
     left, right = st.columns(2)
     table_a = _table_choice("a", tables, tables[0], left)
     table_b = _table_choice("b", tables, tables[0], right)  # one table first: always opens (ids match)
-    try:
-        columns_a, columns_b = files.vector_columns(table_a), files.vector_columns(table_b)
-    except files.BatchOutputError as error:
-        _batch_error(error)
+    columns = _shown(lambda: (files.vector_columns(table_a), files.vector_columns(table_b)))
+    if columns is None:
         return
-    except LatentCoreError as error:
-        show_error(error)
-        return
+    columns_a, columns_b = columns
     column_a = left.selectbox("Vector column of A", list(columns_a), key="lance-column-a",
                               format_func=lambda c: f"{c} ({columns_a[c]}-d)")
     options_b = list(columns_b)
@@ -112,14 +119,9 @@ def batch_output() -> None:
     rows = left.number_input("Rows to sample", min_value=1, max_value=limit, step=100, key="lance-rows",
                              help=f"At most {limit:,} rows (the server's cap for these vectors).")
     seed = right.number_input("Seed", min_value=0, max_value=safety.limits().max_seed, value=0, key="lance-seed")
-    try:
-        with st.spinner("Reading the sample…"):
-            sample = files.open_batch_sample(table_a, column_a, table_b, column_b, int(rows), int(seed))
-    except files.BatchOutputError as error:
-        _batch_error(error)
-        return
-    except LatentCoreError as error:
-        show_error(error)
+    with st.spinner("Reading the sample…"):
+        sample = _shown(lambda: files.open_batch_sample(table_a, column_a, table_b, column_b, int(rows), int(seed)))
+    if sample is None:
         return
     if table_a == table_b:
         matched = f"{sample.matched:,} rows sampled from {table_a} ({sample.rows_a:,} rows)"
