@@ -274,7 +274,9 @@ def encode(
     from latent_core.encoders import get_encoder
 
     began = time.perf_counter()
-    for name, value in (("batch_size", batch_size), ("concurrency", concurrency), ("cpus_per_actor", cpus_per_actor)):
+    limits = (("batch_size", batch_size), ("concurrency", concurrency), ("cpus_per_actor", cpus_per_actor),
+              ("max_fragments", 1 if max_fragments is None else max_fragments))
+    for name, value in limits:
         if int(value) < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}.")
     source = InputSource(input_path)
@@ -292,7 +294,7 @@ def encode(
     done = completed_fragments(path)
     pending = [p for p in plan if p[0] not in done]
     if max_fragments is not None:
-        pending = pending[: max(0, int(max_fragments))]
+        pending = pending[: int(max_fragments)]
     result = EncodeResult(path, source.num_rows, len(plan), skipped=sorted(done))
     if not pending:
         result.seconds = time.perf_counter() - began
@@ -303,7 +305,7 @@ def encode(
         resources = {"num_gpus": gpus} if gpus else {"num_cpus": cpus_per_actor}
         items = [{"fragment": f, "start": s, "stop": e} for f, s, e in pending]
         data = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            FragmentEncoder, batch_size=1, concurrency=min(concurrency, len(items)),
+            FragmentEncoder, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(concurrency, len(items))),
             fn_constructor_kwargs={"spec": encoder, "source": source, "column": column, "id_column": id_column,
                                    "out_path": path, "dim": model.dim, "batch_size": batch_size,
                                    "device": "cuda" if gpus else "cpu", "threads": None if gpus else cpus_per_actor,
@@ -369,7 +371,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                         help=f"rows per fragment, the unit of resumption (default {DEFAULT_FRAGMENT_ROWS})")
     parser.add_argument("--cpus-per-actor", type=positive_int, default=1,
                         help="CPUs (and torch threads) per CPU actor (default 1)")
-    parser.add_argument("--max-fragments", type=int, default=None, help="stop after this many fragments")
+    parser.add_argument("--max-fragments", type=positive_int, default=None, help="stop after this many fragments")
     parser.add_argument("--trace-dir", default=None, help=argparse.SUPPRESS)  # testing aid: a marker per fragment
     # each actor holds one model: one actor unless asked for more
     add_ray_options(parser, DEFAULT_BATCH_SIZE, concurrency=DEFAULT_CONCURRENCY,

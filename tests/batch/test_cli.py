@@ -118,6 +118,16 @@ def test_non_positive_ray_options_are_argparse_errors(command, option, value, ca
     assert f"argument {option}: expected a positive integer, got " in errors[0]
 
 
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_encode_max_fragments_must_be_positive(value, capsys):
+    """--max-fragments 0 used to run nothing and say nothing; now a parse-time error like the Ray options."""
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["encode", "in.parquet", "--uri", "db", "--table", "t", "--encoder", "x",
+                                   "--max-fragments", value])
+    assert stopped.value.code == 2
+    assert "argument --max-fragments: expected a positive integer" in capsys.readouterr().err
+
+
 def test_encode_ray_option_defaults():
     args = build_parser().parse_args(["encode", "in.parquet", "--uri", "db", "--table", "t", "--encoder", "x"])
     assert (args.batch_size, args.concurrency, args.num_gpus, args.address, args.no_progress) == (64, 1, None,

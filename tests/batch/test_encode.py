@@ -104,6 +104,12 @@ def test_bad_inputs_raise_typed_errors_before_ray(tmp_path):
         enc.encode(src, tmp_path / "db", "t", MINILM, column="body")
 
 
+def test_non_positive_max_fragments_is_a_config_error(tmp_path):
+    src = _write_parquet(tmp_path / "x.parquet", *_texts(5))
+    with pytest.raises(ConfigError, match="max_fragments must be >= 1, got 0"):
+        enc.encode(src, tmp_path / "db", "t", MINILM, max_fragments=0)
+
+
 def test_restart_with_other_settings_is_refused(tmp_path):
     path = str(tmp_path / "t.lance")
     enc._open_or_create(path, enc.output_schema(4, {"encoder": "a", "fragment_rows": 10}))

@@ -17,9 +17,9 @@ def test_npy_aligned_by_row_order_and_to_subsamples(tmp_path, digits):
     np.save(tmp_path / "e.npy", matrix)
     encoder = get_encoder(f"file:{tmp_path / 'e.npy'}")
     assert encoder.dim == 5
-    np.testing.assert_allclose(encoder.encode_dataset(digits).numpy(), matrix.astype(np.float32))
+    np.testing.assert_allclose(encoder.encode_dataset(digits).cpu().numpy(), matrix.astype(np.float32))
     sub = load_dataset("digits", n=100, seed=2)
-    np.testing.assert_allclose(encoder.encode_dataset(sub).numpy(), matrix[sub.rows].astype(np.float32))
+    np.testing.assert_allclose(encoder.encode_dataset(sub).cpu().numpy(), matrix[sub.rows].astype(np.float32))
 
 
 def test_parquet_aligned_by_id_column(tmp_path, digits):
@@ -29,7 +29,7 @@ def test_parquet_aligned_by_id_column(tmp_path, digits):
     frame = pd.DataFrame({"sample": [sub.ids[i] for i in shuffled], "embedding": list(vectors[shuffled])})
     frame.to_parquet(tmp_path / "e.parquet")
     encoder = get_encoder(f"file:{tmp_path / 'e.parquet'}#id=sample")
-    np.testing.assert_array_equal(encoder.encode_dataset(sub).numpy(), vectors)
+    np.testing.assert_array_equal(encoder.encode_dataset(sub).cpu().numpy(), vectors)
 
 
 def test_parquet_numeric_columns(tmp_path):
