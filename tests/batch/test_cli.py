@@ -38,7 +38,8 @@ def test_every_command_module_registers():
     parser = build_parser()
     names = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 (argparse has no public accessor)
     assert {"fit-translator", "translate", "project"} <= names
-    assert COMMANDS == ("encode", "fit_translator", "translate", "project", "evaluate")
+    assert COMMANDS == ("encode", "passages", "fit_translator", "translate", "project", "evaluate")
+    assert {"encode", "passages", "evaluate"} <= names
 
 
 @pytest.mark.slow

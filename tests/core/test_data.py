@@ -9,6 +9,7 @@ from PIL import Image
 from latent_core.data import images as image_data
 from latent_core.data import load_dataset, load_image_zip, load_table, stratified_indices
 from latent_core.data.bbc import article_text, first_sentence
+from latent_core.data.sentences import split_sentences
 from latent_core.errors import (
     DatasetFormatError,
     DatasetUnavailableError,
@@ -26,6 +27,13 @@ def test_bbc_has_the_published_class_sizes_in_sorted_order():
     counts = dict(zip(data.label_names, np.bincount(data.labels)))
     assert counts == {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
     assert data.modality == "text" and len(set(data.ids)) == 2225
+
+
+def test_split_sentences_by_hand():
+    text = "He said \"Go.\" Then left. Costs rose 1.5% in May!  Why?\n\n  New para here \nno capital. end"
+    assert split_sentences(text) == ['He said "Go.', "Then left.", "Costs rose 1.5% in May!", "Why?", "New para here",
+                                     "no capital. end"]
+    assert split_sentences("") == [] and split_sentences(" \n \n") == []
 
 
 def test_bbc_item_is_headline_plus_first_sentence():
