@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from latent_core.batch import store
-from latent_core.batch.options import check_positive, encoder_fingerprint, positive_int
+from latent_core.batch.options import check_positive, encoder_fingerprint, positive_int, read_id_file
 from latent_core.batch.translator_io import save_translator
 from latent_core.errors import InvalidParameterError
 from latent_core.translate import TRANSLATORS, get_translator
@@ -161,12 +160,7 @@ def run(args: argparse.Namespace) -> int:
               f"pairs ({summary['method']}, {summary['matching']} matching, {summary['pairs_found']} pairs found in "
               f"{summary['rows_sampled'][0]} + {summary['rows_sampled'][1]} sampled rows)")
         return 0
-    listed = None
-    if args.anchor_ids:
-        path = Path(args.anchor_ids)
-        if not path.is_file():
-            raise InvalidParameterError(f"--anchor-ids {args.anchor_ids!r} is not a file.")
-        listed = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    listed = read_id_file(args.anchor_ids, "--anchor-ids")
     summary = fit_translator(args.old_uri, args.old_table, args.new_uri or args.old_uri, args.new_table, args.out,
                              estimator=args.estimator, scaling=None if args.scaling == "none" else args.scaling,
                              ridge=args.ridge, shrinkage=args.shrinkage, column=args.column, listed_ids=listed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from latent_core.errors import InvalidParameterError
 
@@ -51,3 +52,16 @@ def encoder_fingerprint(schema, given: str | None) -> str | None:
 def check_positive(value, name: str) -> None:
     if value is not None and (not isinstance(value, int) or value < 1):
         raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def read_id_file(path: str | None, option: str) -> list[str] | None:
+    """The ids of a ``--anchor-ids`` / ``--ids`` file, one per line (blank lines skipped); None without a path.
+
+    Raises:
+        InvalidParameterError: ``path`` is not a file.
+    """
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise InvalidParameterError(f"{option} {path!r} is not a file.")
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from latent_core.batch.options import positive_int
+from latent_core.batch.options import positive_int, read_id_file
 from latent_core.data.sentences import split_sentences
 from latent_core.errors import DatasetFormatError, InvalidParameterError
 
@@ -105,12 +105,7 @@ def write_passages(input_path, out_path, *, column: str = "text", id_column: str
 
 
 def run(args: argparse.Namespace) -> int:
-    documents = None
-    if args.ids:
-        path = Path(args.ids)
-        if not path.is_file():
-            raise InvalidParameterError(f"--ids {args.ids!r} is not a file.")
-        documents = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    documents = read_id_file(args.ids, "--ids")
     summary = write_passages(args.input, args.out, column=args.column, id_column=args.id_column, documents=documents,
                              max_per_document=args.max_per_document)
     print(f"{summary['out']}: {summary['passages']} sentences of {summary['documents']} documents")

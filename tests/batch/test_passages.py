@@ -73,6 +73,8 @@ def test_passages_cli(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith("3 sentences of 2 documents")
     assert main(["passages", str(docs), "--out", str(tmp_path / "q.parquet"), "--column", "body"]) == 2
     assert "no column 'body'" in capsys.readouterr().err
+    assert main(["passages", str(docs), "--out", str(tmp_path / "q.parquet"), "--ids", str(tmp_path / "none")]) == 2
+    assert f"error: --ids '{tmp_path / 'none'}' is not a file." in capsys.readouterr().err
 
 
 D, DOCS_N, PER_DOC = 32, 12, 6
