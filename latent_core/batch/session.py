@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,13 +20,18 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, prog
     - ``address="ray://host:10001"`` or ``"auto"``: join that cluster; disconnect on exit.
 
     ``progress``: Ray Data's (tqdm-style) progress bars for the steps run inside.
+
+    Workers started here run with ``MALLOC_ARENA_MAX`` = :data:`MALLOC_ARENAS` (or this process's own value): with
+    glibc's default of 8 arenas per core, Lance's reader and writer threads and torch's each grow their own heap,
+    and a translate actor's peak RSS measured +691 MiB over its idle size for one 131k-row range, against +382 MiB
+    with 2 arenas (README, "Memory per translate actor").
     """
     import ray
 
     started = False
     if not ray.is_initialized():
         quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-                 "configure_logging": True}
+                 "configure_logging": True, "runtime_env": worker_env()}
         if address:
             quiet.pop("include_dashboard")
             ray.init(address=address, **quiet)
@@ -41,6 +47,14 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None, prog
         context.enable_progress_bars = previous
         if started:
             ray.shutdown()
+
+
+MALLOC_ARENAS = "2"
+
+
+def worker_env() -> dict:
+    """The runtime environment of the workers this module starts: glibc malloc arenas capped."""
+    return {"env_vars": {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", MALLOC_ARENAS)}}
 
 
 def cluster_gpus() -> float:

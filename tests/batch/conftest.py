@@ -15,9 +15,12 @@ def ray_local():
     import ray  # a requirement: a missing Ray fails these tests, it does not skip them
     import ray.data
 
+    from latent_core.batch.session import worker_env
+
     started = not ray.is_initialized()
     if started:
         ray.init(
+            runtime_env=worker_env(),  # as latent_core.batch.session starts Ray
             num_cpus=2,
             include_dashboard=False,
             log_to_driver=False,
