@@ -68,6 +68,16 @@ def passage_pairs(old, new, anchors: Sequence[str], column: str) -> tuple[list[s
     return ids, store.read_vectors(old, ids, column), store.read_vectors(new, ids, column)
 
 
+def _provenance(old, new, old_uri, old_table: str, new_uri, new_table: str, column: str, old_fingerprint: str | None,
+                new_fingerprint: str | None) -> tuple[dict, dict]:
+    """What ``translator.json`` records of where a translator comes from: ``(encoder fingerprints known,
+    {"old_table", "new_table", "column"})``."""
+    fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
+                    "target": encoder_fingerprint(new.schema, new_fingerprint)}
+    return ({k: v for k, v in fingerprints.items() if v},
+            {"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}", "column": column})
+
+
 def fit_translator(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, estimator: str = "procrustes",
                    scaling: str | None = "standard", ridge: float = 1e-4, shrinkage: float | str = 0.0,
                    column: str = store.VECTOR_COLUMN,
@@ -89,12 +99,10 @@ def fit_translator(old_uri, old_table: str, new_uri, new_table: str, out_dir, *,
                                                              store.open_table(new_uri, passage_tables[1]), ids, column)
         source, target = np.concatenate([source, old_passages]), np.concatenate([target, new_passages])
     translator = get_translator(estimator, scaling=scaling, ridge=ridge, shrinkage=shrinkage).fit(source, target)
-    fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
-                    "target": encoder_fingerprint(new.schema, new_fingerprint)}
-    save_translator(translator, out_dir, anchor_ids=ids, fingerprints={k: v for k, v in fingerprints.items() if v},
-                    extra={"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}",
-                           "column": column, "passage_tables": list(passage_tables or []),
-                           "passage_pairs": len(passages)})
+    fingerprints, extra = _provenance(old, new, old_uri, old_table, new_uri, new_table, column, old_fingerprint,
+                                      new_fingerprint)
+    save_translator(translator, out_dir, anchor_ids=ids, fingerprints=fingerprints,
+                    extra={**extra, "passage_tables": list(passage_tables or []), "passage_pairs": len(passages)})
     return {"estimator": estimator, "anchors": len(ids), "passage_pairs": len(passages), "source_dim": source.shape[1],
             "target_dim": target.shape[1], "shrinkage": float(translator.shrinkage_), "out": str(out_dir)}
 
@@ -135,13 +143,12 @@ def fit_unpaired(old_uri, old_table: str, new_uri, new_table: str, out_dir, *, m
         raise InvalidParameterError(f"The unpaired alignment needs at least 2 rows a side; the tables hold "
                                     f"{len(source)} and {len(target)}.")
     found = align_unpaired(source, target, method=method, seed=seed, scaling=scaling)
-    fingerprints = {"source": encoder_fingerprint(old.schema, old_fingerprint),
-                    "target": encoder_fingerprint(new.schema, new_fingerprint)}
     alignment = {"method": found.method, "matching": found.matching, "pairs_found": len(found),
                  "rows_sampled": [len(source), len(target)]}
-    save_translator(found.translator, out_dir, fingerprints={k: v for k, v in fingerprints.items() if v},
-                    extra={"old_table": f"{old_uri}/{old_table}", "new_table": f"{new_uri}/{new_table}",
-                           "column": column, "unpaired_alignment": alignment})
+    fingerprints, extra = _provenance(old, new, old_uri, old_table, new_uri, new_table, column, old_fingerprint,
+                                      new_fingerprint)
+    save_translator(found.translator, out_dir, fingerprints=fingerprints,
+                    extra={**extra, "unpaired_alignment": alignment})
     return {"estimator": "procrustes", "anchors": 0, "source_dim": source.shape[1], "target_dim": target.shape[1],
             "shrinkage": 0.0, "out": str(out_dir), **alignment}
 
@@ -162,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     listed = read_id_file(args.anchor_ids, "--anchor-ids")
     summary = fit_translator(args.old_uri, args.old_table, args.new_uri or args.old_uri, args.new_table, args.out,
-                             estimator=args.estimator, scaling=None if args.scaling == "none" else args.scaling,
+                             estimator=args.estimator, scaling=scaling,
                              ridge=args.ridge, shrinkage=args.shrinkage, column=args.column, listed_ids=listed,
                              max_anchors=args.max_anchors,
                              seed=args.seed, old_fingerprint=args.old_fingerprint, new_fingerprint=args.new_fingerprint,
