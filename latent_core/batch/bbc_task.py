@@ -78,12 +78,11 @@ def load_bbc_retrieval() -> BBCRetrieval:
     return BBCRetrieval(make("headlines", heads), make("bodies", bodies))
 
 
-def embed_task(task: BBCRetrieval, spec: str, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(headlines [N, D], bodies [N, D])`` of ``spec``, through the embedding disk cache (CPU tensors)."""
+def embed_task(task: BBCRetrieval, encoder, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(headlines [N, D], bodies [N, D])`` embedded by ``encoder`` (an :class:`~latent_core.encoders.base.Encoder`),
+    through the embedding disk cache (CPU tensors)."""
     from latent_core.embed import embed_dataset
-    from latent_core.encoders import get_encoder
 
-    encoder = get_encoder(spec, device="cpu")
     return (embed_dataset(encoder, task.headlines, batch_size=batch_size).cpu(),
             embed_dataset(encoder, task.bodies, batch_size=batch_size).cpu())
 
@@ -133,15 +132,12 @@ def passage_dataset(task: BBCRetrieval, rows: Sequence[int]) -> tuple[Dataset, n
     return data, np.asarray(articles, dtype=np.int64)
 
 
-def embed_passages(task: BBCRetrieval, rows: Sequence[int], old_spec: str, new_spec: str,
-                   batch_size: int = 64) -> Passages:
-    """The sentences of the articles at ``rows`` embedded by both models (through the embedding disk cache)."""
+def embed_passages(task: BBCRetrieval, rows: Sequence[int], old_encoder, new_encoder, batch_size: int = 64) -> Passages:
+    """The sentences of the articles at ``rows`` embedded by both encoders (through the embedding disk cache)."""
     from latent_core.embed import embed_dataset
-    from latent_core.encoders import get_encoder
 
     data, articles = passage_dataset(task, rows)
-    old, new = (embed_dataset(get_encoder(spec, device="cpu"), data, batch_size=batch_size).cpu()
-                for spec in (old_spec, new_spec))
+    old, new = (embed_dataset(encoder, data, batch_size=batch_size).cpu() for encoder in (old_encoder, new_encoder))
     return Passages(old, new, articles)
 
 
@@ -151,10 +147,10 @@ class RetentionRow:
     anchors: int
     report: GateReport
     shrinkage: float = 0.0  # the ridge the fit used (chosen by cross-validation with shrinkage="cv")
-    pairs: int = 0  # pairs fitted on: the anchor articles, plus their sentences with passages
+    pairs: int = 0  # pairs fitted on: the anchor articles, plus their sentences with passages (0: unpaired rows)
 
     def flat(self) -> dict:
-        return {"translator": self.translator, "anchors": self.anchors, "pairs": self.pairs or self.anchors,
+        return {"translator": self.translator, "anchors": self.anchors, "pairs": self.pairs,
                 "shrinkage": self.shrinkage, **asdict(self.report)}
 
 
@@ -230,7 +226,7 @@ def format_rows(rows: Sequence[RetentionRow]) -> str:
              "| nDCG@10 ret. | cos | gate |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         g = r.report
-        lines.append(f"| {r.translator} | {r.anchors} | {r.pairs or r.anchors} | {r.shrinkage:g} | "
+        lines.append(f"| {r.translator} | {r.anchors} | {r.pairs} | {r.shrinkage:g} | "
                      f"{g.reembedded['recall@10']:.3f} | "
                      f"{g.translated['recall@10']:.3f} | {g.retention['recall@10']:.3f} | {g.retention['mrr']:.3f} | "
                      f"{g.retention['ndcg@10']:.3f} | {g.paired_cosine:.3f} | {g.verdict} |")
@@ -261,13 +257,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    from latent_core.encoders import get_encoder
+
     task = load_bbc_retrieval()
-    old, new = embed_task(task, args.old), embed_task(task, args.new)
+    old_encoder, new_encoder = get_encoder(args.old, device="cpu"), get_encoder(args.new, device="cpu")
+    old, new = embed_task(task, old_encoder), embed_task(task, new_encoder)
     n_queries = len(task) - max(args.anchors) if args.queries is None else args.queries
     passages = None
     if args.passages:
         _, anchor_order = split_queries_anchors(len(task), n_queries, max(args.anchors), args.seed)
-        passages = embed_passages(task, anchor_order, args.old, args.new)
+        passages = embed_passages(task, anchor_order, old_encoder, new_encoder)
     embedded = time.perf_counter()
     rows = retention_table(old, new, args.translators, args.anchors, args.seed, n_queries=n_queries,
                            threshold=args.threshold, shrinkage=args.shrinkage, passages=passages)
