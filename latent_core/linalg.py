@@ -17,9 +17,11 @@ def _kept(s: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> torch.
     return s > s.max() * max(shape) * torch.finfo(dtype).eps
 
 
-def numerical_rank(matrix: torch.Tensor, precision: torch.dtype | None = None) -> int:
+def numerical_rank(matrix: torch.Tensor, precision: torch.dtype | None = None, tol: float | None = None) -> int:
     """Numerical rank of ``matrix: [M, N]``; ``precision`` sets ``eps`` (e.g. ``torch.float32`` for float32
-    data promoted to float64, whose rounding is float32's)."""
+    data promoted to float64, whose rounding is float32's). ``tol``, when given, replaces the threshold: the
+    singular values above it count (it should be at least ``sqrt(eps of the matrix's dtype) * sigma_max``, what
+    the Gram path below resolves)."""
     precision = precision or matrix.dtype
     if matrix.numel() and torch.finfo(precision).eps >= 1e6 * torch.finfo(matrix.dtype).eps:
         # a coarse precision on fine data (float32 rounding, float64 numbers): the smaller Gram matrix resolves
@@ -29,6 +31,8 @@ def numerical_rank(matrix: torch.Tensor, precision: torch.dtype | None = None) -
         s = torch.linalg.eigvalsh(gram).clamp_min(0.0).sqrt()
     else:
         s = torch.linalg.svdvals(matrix)
+    if tol is not None:
+        return int((s > tol).sum())
     return int(_kept(s, tuple(matrix.shape), precision).sum())
 
 

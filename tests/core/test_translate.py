@@ -201,6 +201,34 @@ def test_identical_anchors_are_a_typed_error(name, scaling):
         assert isinstance(caught.value, MathInputError)
 
 
+def _thin_direction(seed: int, n: int, d: int, thinness: float) -> np.ndarray:
+    """``[n, d]`` float32 anchors whose last principal direction (a random, not axis-aligned one) has ``thinness``
+    times the spread of the others (0: exactly flat, then rounded to float32)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, d))
+    z[:, -1] *= thinness
+    return (z @ ortho_group.rvs(d, random_state=seed) + 0.5).astype(np.float32)
+
+
+def test_a_thin_but_real_direction_among_many_anchors_is_not_called_degenerate():
+    """The degeneracy warning tells float32 rounding apart from a real direction by how far rounding can move a
+    singular value (Weyl: at most eps * ||anchors||_F), not by numpy's ``sigma_max * max(shape) * eps``, which grows
+    with the anchor count. With 40,000 anchors that default is 4.8e-3 sigma_max and called a direction with 1e-3 of
+    the spread degenerate (as MPNet's sentence vectors are: 2.7e-3, on 39,553 BBC anchors); a real flat direction is
+    still caught at the same size."""
+    thin = _thin_direction(30, 40_000, 64, 1e-3)
+    spectrum = np.linalg.svd((thin - thin.mean(0)) / thin.std(0), compute_uv=False)
+    assert 1e-4 < spectrum[-1] / spectrum[0] < 40_000 * np.finfo(np.float32).eps  # numpy's default would drop it
+    target = np.random.default_rng(31).normal(size=(40_000, 8)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Procrustes().fit(thin, target)
+    flat = _thin_direction(30, 40_000, 64, 0.0)
+    with pytest.warns(RuntimeWarning, match="they span 63 directions where 40000 distinct anchors in 64 dimensions "
+                                            "could span 64"):
+        Procrustes().fit(flat, target)
+
+
 def test_collinear_anchors_warn_and_constant_columns_scale_to_zero():
     rng = np.random.default_rng(21)
     line = np.outer(np.linspace(-1, 1, 10), rng.normal(size=5)) + 0.3  # 10 distinct anchors on one line
