@@ -351,10 +351,12 @@ def encode_throughput(n: int, workdir: Path, *, spec: str = ENCODER, batch_size:
 
 def run(quick: bool = False, translate_rows: tuple[int, ...] | None = None, encode_rows: int | None = None,
         batch_size: int | None = None, concurrency: int | None = None, encode_spec: str = ENCODER,
-        index: bool = False, num_cpus: int | None = None) -> dict:
+        index: bool = False, num_cpus: int | None = None, workdir: Path | None = None) -> dict:
     """Every measurement in one local Ray session; returns ``{"translate": [...], "encode": [...], "machine"}``.
 
     ``quick``: tiny sizes (a smoke run: every output row is checked against the bare product; ratios mean nothing).
+    ``workdir``: the folder that holds the tables (a temporary folder inside it; the system's temporary folder by
+    default). ``/dev/shm`` takes the disk out of the measurement.
     """
     from latent_core.batch.session import cluster_cpus, ray_session
 
@@ -363,10 +365,10 @@ def run(quick: bool = False, translate_rows: tuple[int, ...] | None = None, enco
     translate_rows = tuple(r for r in translate_rows if r > 0)
     encode_rows = encode_rows if encode_rows is not None else (QUICK_ENCODE_ROWS if quick else ENCODE_ROWS)
     report: dict = {"quick": quick, "translate": [], "encode": []}
-    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp, ray_session(num_cpus=num_cpus):
-        workdir = Path(tmp)
-        report["machine"] = {"ray_cpus": cluster_cpus(), "os_cpus": os.cpu_count(),
+    with tempfile.TemporaryDirectory(prefix="bench-batch-", dir=workdir) as tmp, ray_session(num_cpus=num_cpus):
+        report["machine"] = {"ray_cpus": cluster_cpus(), "os_cpus": os.cpu_count(), "workdir": tmp,
                              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        workdir = Path(tmp)
         if translate_rows:
             report["startup"] = startup_cost(workdir, batch_size=batch_size, concurrency=concurrency)
             print(f"translate_table of {report['startup']['rows']:,} rows (the fixed cost of a call): "
@@ -440,10 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="translate rows per actor call")
     parser.add_argument("--concurrency", type=int, default=None, help="translate actors")
     parser.add_argument("--index", action="store_true", help="also time the IVF-PQ index build (>= 50k rows)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the tables go (default: the system's temporary folder; /dev/shm: no disk)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rows = tuple(int(r) for r in args.rows.split(",")) if args.rows else None
-    report = run(args.quick, rows, args.encode_rows, args.batch_size, args.concurrency, args.encoder, args.index)
+    report = run(args.quick, rows, args.encode_rows, args.batch_size, args.concurrency, args.encoder, args.index,
+                 workdir=args.workdir)
     print(markdown(report, "python benchmarks/batch_speed.py" + (" --quick" if args.quick else "")))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

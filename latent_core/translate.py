@@ -36,6 +36,7 @@ from latent_core.registry import Registry
 from latent_core.relative import relative_projection
 from latent_core.validation import (
     ArrayLike,
+    all_finite,
     as_float,
     as_matrix,
     check_distinct,
@@ -288,7 +289,7 @@ class Translator:
                     torch.addmm(offset, centred, weight, out=block)
                 else:
                     block.copy_(torch.addmm(offset, centred, weight))
-                if not bool(torch.isfinite(block).all()):
+                if not all_finite(block):
                     float32_rows(x, start, start + step, "x_source")  # raises for a non-finite input value
             return out
 

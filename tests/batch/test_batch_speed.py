@@ -17,10 +17,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def report(ray_local):
+def report(ray_local, tmp_path_factory):
     from benchmarks import batch_speed
 
-    return batch_speed.run(quick=True)
+    root = tmp_path_factory.mktemp("bench-root")
+    result = batch_speed.run(quick=True, workdir=root)
+    # --workdir: the tables went into a temporary folder inside it, removed afterwards
+    assert Path(result["machine"]["workdir"]).parent == root and not any(root.iterdir())
+    return result
 
 
 def test_translate_rows_equal_the_bare_matmul(report):

@@ -11,7 +11,7 @@ from latent_core import relative, translate
 from latent_core.errors import InvalidParameterError, NonFiniteError, ShapeMismatchError, ZeroVectorError
 from latent_core.relative import RelativeProjection, relative_projection
 from latent_core.translate import get_translator
-from latent_core.validation import as_matrix
+from latent_core.validation import all_finite, as_matrix
 
 RNG = np.random.default_rng(13)
 X = RNG.normal(size=(23, 6))
@@ -212,6 +212,25 @@ def test_a_non_finite_value_in_a_direction_the_map_ignores_is_still_an_error(bad
     x[9, 5] = bad
     with pytest.raises(NonFiniteError, match="x_source contains NaN"):
         translator.transform(x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_all_finite_agrees_with_the_elementwise_test(dtype):
+    # the one-sum shortcut: any NaN or infinity makes the sum non-finite; a finite sum that overflows (values near
+    # the dtype's maximum) must fall back to the elementwise test and still say finite
+    big = torch.finfo(dtype).max
+    nan, inf = float("nan"), float("inf")
+    cases = [[[]], [[1.0] * 3] * 4, [[big] * 2] * 8, [[-big] * 2] * 8, [[big, -big, big]], [[1.0, nan]], [[inf]],
+             [[inf, -inf]], [[-inf, 2.0, 3.0]]]
+    for values in cases:
+        case = torch.tensor(values, dtype=dtype)
+        assert all_finite(case) is bool(torch.isfinite(case).all()), case
+    x = torch.randn(300, 7, dtype=dtype)
+    assert all_finite(x)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        y = x.clone()
+        y[123, 4] = bad
+        assert not all_finite(y)
 
 
 # ---- the benchmark runs tiny ---------------------------------------------------------------------------------
