@@ -346,17 +346,64 @@ def encode_throughput(n: int, workdir: Path, *, spec: str = ENCODER, batch_size:
     }
 
 
+def encode_scale(n: int, workdir: Path, *, spec: str = ENCODER, batch_size: int = 64, fragment_rows: int = 10_000,
+                 cpus_per_actor: int = 2, concurrency: int = 1, sample: int = 1_000, seed: int = 0) -> dict:
+    """``encode`` at corpus scale (needs a running Ray): ``n`` rows whose texts are the 2,225 BBC headlines in turn
+    (row ``i`` holds headline ``i mod 2225``: real short texts, like titles; ``encode`` does not deduplicate, so
+    every row is encoded), written to Parquet a fragment at a time. No bare reference (it would take as long
+    again); a seeded ``sample`` of rows is checked against ``encoder.encode`` of the same texts in the driver.
+    Returns ``rows``, ``ours_s``, ``ours_rows_per_s``, ``rows_written``, ``max_abs_diff``, ``workers``, ..."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from latent_core.batch import store
+    from latent_core.batch.bbc_task import load_bbc_retrieval
+    from latent_core.batch.encode import encode
+    from latent_core.encoders import get_encoder
+
+    headlines = load_bbc_retrieval().headlines.items
+    source = workdir / f"headlines-{n}.parquet"
+    schema = pa.schema([("id", pa.string()), ("text", pa.string())])
+    with pq.ParquetWriter(source, schema) as writer:
+        for start in range(0, n, fragment_rows):
+            rows = range(start, min(start + fragment_rows, n))
+            writer.write_table(pa.table({"id": [f"h{i:08d}" for i in rows],
+                                         "text": [headlines[i % len(headlines)] for i in rows]}, schema=schema))
+    uri = workdir / f"enc-scale-{n}"
+    reset = _reset_peak()
+    with WorkerPeaks() as peaks:
+        start = time.perf_counter()
+        result = encode(source, uri, "emb", spec, fragment_rows=fragment_rows, batch_size=batch_size,
+                        concurrency=concurrency, cpus_per_actor=cpus_per_actor, progress=False)
+        ours_s = time.perf_counter() - start
+    driver_peak = _vm_hwm_mib() if reset else None
+    picked = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
+    encoder = get_encoder(spec, device="cpu")
+    expected = encoder.encode([headlines[i % len(headlines)] for i in picked], batch_size=batch_size).cpu().numpy()
+    table = store.open_table(uri, "emb")
+    got = store.read_vectors(table, [f"h{i:08d}" for i in picked])
+    return {
+        "rows": n, "encoder": spec, "texts": "BBC headlines in turn", "batch_size": batch_size,
+        "fragment_rows": fragment_rows, "concurrency": concurrency, "cpus_per_actor": cpus_per_actor,
+        "ours_s": ours_s, "ours_rows_per_s": n / ours_s, "rows_written": store.count_rows(table),
+        "complete": result.complete, "rows_checked": len(picked), "max_abs_diff": float(np.abs(got - expected).max()),
+        "workers": peaks.summary(), "driver_peak_rss_mib": driver_peak,
+    }
+
+
 # ---- the report --------------------------------------------------------------------------------------------------
 
 
 def run(quick: bool = False, translate_rows: tuple[int, ...] | None = None, encode_rows: int | None = None,
         batch_size: int | None = None, concurrency: int | None = None, encode_spec: str = ENCODER,
-        index: bool = False, num_cpus: int | None = None, workdir: Path | None = None) -> dict:
+        index: bool = False, num_cpus: int | None = None, workdir: Path | None = None,
+        encode_scale_rows: tuple[int, ...] = ()) -> dict:
     """Every measurement in one local Ray session; returns ``{"translate": [...], "encode": [...], "machine"}``.
 
     ``quick``: tiny sizes (a smoke run: every output row is checked against the bare product; ratios mean nothing).
     ``workdir``: the folder that holds the tables (a temporary folder inside it; the system's temporary folder by
-    default). ``/dev/shm`` takes the disk out of the measurement.
+    default). ``/dev/shm`` takes the disk out of the measurement. ``encode_scale_rows``: sizes for
+    :func:`encode_scale` (none by default: 1M rows take about half an hour on 2 cores).
     """
     from latent_core.batch.session import cluster_cpus, ray_session
 
@@ -364,7 +411,7 @@ def run(quick: bool = False, translate_rows: tuple[int, ...] | None = None, enco
         translate_rows = QUICK_TRANSLATE_ROWS if quick else TRANSLATE_ROWS
     translate_rows = tuple(r for r in translate_rows if r > 0)
     encode_rows = encode_rows if encode_rows is not None else (QUICK_ENCODE_ROWS if quick else ENCODE_ROWS)
-    report: dict = {"quick": quick, "translate": [], "encode": []}
+    report: dict = {"quick": quick, "translate": [], "encode": [], "encode_scale": []}
     with tempfile.TemporaryDirectory(prefix="bench-batch-", dir=workdir) as tmp, ray_session(num_cpus=num_cpus):
         report["machine"] = {"ray_cpus": cluster_cpus(), "os_cpus": os.cpu_count(), "workdir": tmp,
                              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -386,6 +433,13 @@ def run(quick: bool = False, translate_rows: tuple[int, ...] | None = None, enco
             result = encode_throughput(encode_rows, workdir, spec=encode_spec)
             report["encode"].append(result)
             _print_encode(result)
+        for rows in encode_scale_rows:
+            result = encode_scale(rows, workdir, spec=encode_spec)
+            report["encode_scale"].append(result)
+            print(f"encode {rows:,} rows (BBC headlines in turn, {result['encoder']}): {result['ours_s']:.0f} s "
+                  f"({result['ours_rows_per_s']:,.0f} rows/s), {result['rows_written']:,} rows written; max abs diff "
+                  f"{result['max_abs_diff']:.1e} over {result['rows_checked']:,} sampled rows; peak RSS MiB: driver "
+                  f"{result['driver_peak_rss_mib']}, {_workers(result)}", flush=True)
     return report
 
 
@@ -430,6 +484,11 @@ def markdown(report: dict, command: str = "python benchmarks/batch_speed.py") ->
             f"{r['driver_peak_rss_mib']:.0f} | batch {r['batch_size']}, fragments of {r['fragment_rows']:,} |")
         lines.append(f"| encode ({r['encoder']}) | 1,000,000 | not measured | | | | | | ~"
                      f"{1_000_000 / r['ours_rows_per_s'] / 60:.0f} min at the rate above |")
+    for r in report.get("encode_scale", []):
+        lines.append(f"| encode ({r['encoder']}), {r['texts']} | {r['rows']:,} | {r['ours_rows_per_s']:,.0f} | | | | "
+                     f"| {_workers(r)}; driver {r['driver_peak_rss_mib']:.0f} | batch {r['batch_size']}, fragments of "
+                     f"{r['fragment_rows']:,}, {r['rows_written']:,} rows written, max abs diff "
+                     f"{r['max_abs_diff']:.1e} over {r['rows_checked']:,} sampled rows |")
     return "\n".join(lines) + "\n"
 
 
@@ -442,13 +501,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="translate rows per actor call")
     parser.add_argument("--concurrency", type=int, default=None, help="translate actors")
     parser.add_argument("--index", action="store_true", help="also time the IVF-PQ index build (>= 50k rows)")
+    parser.add_argument("--encode-scale-rows", default="",
+                        help="comma-separated sizes to encode at scale (BBC headlines in turn, no bare reference)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the tables go (default: the system's temporary folder; /dev/shm: no disk)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     rows = tuple(int(r) for r in args.rows.split(",")) if args.rows else None
     report = run(args.quick, rows, args.encode_rows, args.batch_size, args.concurrency, args.encoder, args.index,
-                 workdir=args.workdir)
+                 workdir=args.workdir,
+                 encode_scale_rows=tuple(int(r) for r in args.encode_scale_rows.split(",") if r.strip()))
     print(markdown(report, "python benchmarks/batch_speed.py" + (" --quick" if args.quick else "")))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

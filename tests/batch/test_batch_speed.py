@@ -21,7 +21,7 @@ def report(ray_local, tmp_path_factory):
     from benchmarks import batch_speed
 
     root = tmp_path_factory.mktemp("bench-root")
-    result = batch_speed.run(quick=True, workdir=root)
+    result = batch_speed.run(quick=True, workdir=root, encode_scale_rows=(2_500,))
     # --workdir: the tables went into a temporary folder inside it, removed afterwards
     assert Path(result["machine"]["workdir"]).parent == root and not any(root.iterdir())
     return result
@@ -57,13 +57,22 @@ def test_encode_equals_the_bare_encoder(report):
     assert row["ratio"] == pytest.approx(row["ours_rows_per_s"] / row["bare_rows_per_s"])
 
 
+def test_encode_at_scale_writes_every_row_once_and_matches_the_encoder(report):
+    # 2,500 rows: the 2,225 headlines in turn, then the first 275 again (rows past the corpus wrap around)
+    (row,) = report["encode_scale"]
+    assert row["rows"] == row["rows_written"] == 2_500 and row["complete"]
+    assert row["rows_checked"] == 1_000 and row["max_abs_diff"] <= 1e-4
+    assert row["ours_rows_per_s"] == pytest.approx(2_500 / row["ours_s"])
+
+
 def test_markdown_has_a_row_per_measurement(report):
     from benchmarks import batch_speed
 
     text = batch_speed.markdown(report)
     assert text.count("| translate 384 -> 768") == len(report["translate"])
     assert "| translate, fixed cost of a call" in text and report["startup"]["seconds"] > 0
-    assert text.count("| encode") == 2 * len(report["encode"])  # the measured row and the 1M "not measured" row
+    # the measured row and the 1M "not measured" row per encode; one row per encode at scale
+    assert text.count("| encode") == 2 * len(report["encode"]) + len(report["encode_scale"])
     assert "not measured" in text
 
 
