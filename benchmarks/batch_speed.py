@@ -300,6 +300,20 @@ def bbc_sentences(n: int) -> list[str]:
     raise ValueError(f"only {len(out)} distinct BBC sentences; asked for {n}")
 
 
+def _timed_encode(source: Path, uri: Path, spec: str, **options) -> tuple:
+    """``encode(source -> uri/emb)`` timed, with every Ray worker's peak RSS and the driver's: ``(result, seconds,
+    worker peaks, driver peak MiB or None)``. ``options``: ``encode``'s fragment_rows, batch_size, concurrency,
+    cpus_per_actor."""
+    from latent_core.batch.encode import encode
+
+    reset = _reset_peak()
+    with WorkerPeaks() as peaks:
+        start = time.perf_counter()
+        result = encode(source, uri, "emb", spec, progress=False, **options)
+        seconds = time.perf_counter() - start
+    return result, seconds, peaks.summary(), (_vm_hwm_mib() if reset else None)
+
+
 def encode_throughput(n: int, workdir: Path, *, spec: str = ENCODER, batch_size: int = 64,
                       fragment_rows: int = 2_500, cpus_per_actor: int = 2, concurrency: int = 1) -> dict:
     """``encode`` of ``n`` BBC sentences vs the bare ``encoder.encode`` of the same texts (needs a running Ray);
@@ -309,7 +323,6 @@ def encode_throughput(n: int, workdir: Path, *, spec: str = ENCODER, batch_size:
     import torch
 
     from latent_core.batch import store
-    from latent_core.batch.encode import encode
     from latent_core.encoders import get_encoder
 
     texts = bbc_sentences(n)
@@ -322,13 +335,9 @@ def encode_throughput(n: int, workdir: Path, *, spec: str = ENCODER, batch_size:
     bare = encoder.encode(texts, batch_size=batch_size).cpu().numpy()
     bare_before = time.perf_counter() - start
     uri = workdir / f"enc-{n}"
-    reset = _reset_peak()
-    with WorkerPeaks() as peaks:
-        start = time.perf_counter()
-        result = encode(source, uri, "emb", spec, fragment_rows=fragment_rows, batch_size=batch_size,
-                        concurrency=concurrency, cpus_per_actor=cpus_per_actor, progress=False)
-        ours_s = time.perf_counter() - start
-    driver_peak = _vm_hwm_mib() if reset else None
+    result, ours_s, workers, driver_peak = _timed_encode(source, uri, spec, fragment_rows=fragment_rows,
+                                                         batch_size=batch_size, concurrency=concurrency,
+                                                         cpus_per_actor=cpus_per_actor)
     start = time.perf_counter()  # the machine is shared: the reference brackets ours
     encoder.encode(texts, batch_size=batch_size)
     bare_after = time.perf_counter() - start
@@ -341,8 +350,7 @@ def encode_throughput(n: int, workdir: Path, *, spec: str = ENCODER, batch_size:
         "driver_threads": torch.get_num_threads(), "ours_s": ours_s, "bare_s": bare_s,
         "ours_rows_per_s": n / ours_s, "bare_rows_per_s": n / bare_s, "ratio": bare_s / ours_s,
         "bare_runs_s": [bare_before, bare_after], "rows_written": store.count_rows(table), "complete": result.complete,
-        "max_abs_diff": float(np.abs(got - bare).max()), "workers": peaks.summary(),
-        "driver_peak_rss_mib": driver_peak,
+        "max_abs_diff": float(np.abs(got - bare).max()), "workers": workers, "driver_peak_rss_mib": driver_peak,
     }
 
 
@@ -358,7 +366,6 @@ def encode_scale(n: int, workdir: Path, *, spec: str = ENCODER, batch_size: int 
 
     from latent_core.batch import store
     from latent_core.batch.bbc_task import load_bbc_retrieval
-    from latent_core.batch.encode import encode
     from latent_core.encoders import get_encoder
 
     headlines = load_bbc_retrieval().headlines.items
@@ -370,13 +377,9 @@ def encode_scale(n: int, workdir: Path, *, spec: str = ENCODER, batch_size: int 
             writer.write_table(pa.table({"id": [f"h{i:08d}" for i in rows],
                                          "text": [headlines[i % len(headlines)] for i in rows]}, schema=schema))
     uri = workdir / f"enc-scale-{n}"
-    reset = _reset_peak()
-    with WorkerPeaks() as peaks:
-        start = time.perf_counter()
-        result = encode(source, uri, "emb", spec, fragment_rows=fragment_rows, batch_size=batch_size,
-                        concurrency=concurrency, cpus_per_actor=cpus_per_actor, progress=False)
-        ours_s = time.perf_counter() - start
-    driver_peak = _vm_hwm_mib() if reset else None
+    result, ours_s, workers, driver_peak = _timed_encode(source, uri, spec, fragment_rows=fragment_rows,
+                                                         batch_size=batch_size, concurrency=concurrency,
+                                                         cpus_per_actor=cpus_per_actor)
     picked = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
     encoder = get_encoder(spec, device="cpu")
     expected = encoder.encode([headlines[i % len(headlines)] for i in picked], batch_size=batch_size).cpu().numpy()
@@ -387,7 +390,7 @@ def encode_scale(n: int, workdir: Path, *, spec: str = ENCODER, batch_size: int 
         "fragment_rows": fragment_rows, "concurrency": concurrency, "cpus_per_actor": cpus_per_actor,
         "ours_s": ours_s, "ours_rows_per_s": n / ours_s, "rows_written": store.count_rows(table),
         "complete": result.complete, "rows_checked": len(picked), "max_abs_diff": float(np.abs(got - expected).max()),
-        "workers": peaks.summary(), "driver_peak_rss_mib": driver_peak,
+        "workers": workers, "driver_peak_rss_mib": driver_peak,
     }
 
 
