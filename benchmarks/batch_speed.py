@@ -369,22 +369,28 @@ def encode_scale(n: int, workdir: Path, *, spec: str = ENCODER, batch_size: int 
     from latent_core.encoders import get_encoder
 
     headlines = load_bbc_retrieval().headlines.items
+
+    def ids(rows) -> list[str]:
+        return [f"h{i:08d}" for i in rows]
+
+    def texts(rows) -> list[str]:
+        return [headlines[i % len(headlines)] for i in rows]
+
     source = workdir / f"headlines-{n}.parquet"
     schema = pa.schema([("id", pa.string()), ("text", pa.string())])
     with pq.ParquetWriter(source, schema) as writer:
         for start in range(0, n, fragment_rows):
             rows = range(start, min(start + fragment_rows, n))
-            writer.write_table(pa.table({"id": [f"h{i:08d}" for i in rows],
-                                         "text": [headlines[i % len(headlines)] for i in rows]}, schema=schema))
+            writer.write_table(pa.table({"id": ids(rows), "text": texts(rows)}, schema=schema))
     uri = workdir / f"enc-scale-{n}"
     result, ours_s, workers, driver_peak = _timed_encode(source, uri, spec, fragment_rows=fragment_rows,
                                                          batch_size=batch_size, concurrency=concurrency,
                                                          cpus_per_actor=cpus_per_actor)
     picked = np.sort(np.random.default_rng(seed).choice(n, min(sample, n), replace=False))
     encoder = get_encoder(spec, device="cpu")
-    expected = encoder.encode([headlines[i % len(headlines)] for i in picked], batch_size=batch_size).cpu().numpy()
+    expected = encoder.encode(texts(picked), batch_size=batch_size).cpu().numpy()
     table = store.open_table(uri, "emb")
-    got = store.read_vectors(table, [f"h{i:08d}" for i in picked])
+    got = store.read_vectors(table, ids(picked))
     return {
         "rows": n, "encoder": spec, "texts": "BBC headlines in turn", "batch_size": batch_size,
         "fragment_rows": fragment_rows, "concurrency": concurrency, "cpus_per_actor": cpus_per_actor,
@@ -439,10 +445,7 @@ def run(quick: bool = False, translate_rows: tuple[int, ...] | None = None, enco
         for rows in encode_scale_rows:
             result = encode_scale(rows, workdir, spec=encode_spec)
             report["encode_scale"].append(result)
-            print(f"encode {rows:,} rows (BBC headlines in turn, {result['encoder']}): {result['ours_s']:.0f} s "
-                  f"({result['ours_rows_per_s']:,.0f} rows/s), {result['rows_written']:,} rows written; max abs diff "
-                  f"{result['max_abs_diff']:.1e} over {result['rows_checked']:,} sampled rows; peak RSS MiB: driver "
-                  f"{result['driver_peak_rss_mib']}, {_workers(result)}", flush=True)
+            _print_encode_scale(result)
     return report
 
 
@@ -463,6 +466,13 @@ def _print_encode(r: dict) -> None:
           f"({r['bare_rows_per_s']:,.0f} rows/s), ratio {r['ratio']:.3f}; max abs diff {r['max_abs_diff']:.1e}; "
           f"1M rows at this rate: ~{1_000_000 / r['ours_rows_per_s'] / 60:.0f} min (not measured); peak RSS MiB: "
           f"driver {r['driver_peak_rss_mib']}, {_workers(r)}", flush=True)
+
+
+def _print_encode_scale(r: dict) -> None:
+    print(f"encode {r['rows']:,} rows ({r['texts']}, {r['encoder']}): {r['ours_s']:.0f} s "
+          f"({r['ours_rows_per_s']:,.0f} rows/s), {r['rows_written']:,} rows written; max abs diff "
+          f"{r['max_abs_diff']:.1e} over {r['rows_checked']:,} sampled rows; peak RSS MiB: driver "
+          f"{r['driver_peak_rss_mib']}, {_workers(r)}", flush=True)
 
 
 def markdown(report: dict, command: str = "python benchmarks/batch_speed.py") -> str:
